@@ -1,0 +1,103 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "NFTables", targets: ["NFTables"]),
+        .library(name: "Netfilter", targets: ["Netfilter"]),
+        .library(name: "KubeAPI", targets: ["KubeAPI"]),
+        .library(name: "KubeAPITesting", targets: ["KubeAPITesting"]),
+        .library(name: "SluiceTestSupport", targets: ["SluiceTestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries: libnftnl + libmnl through pkg-config; apt names for a fresh machine.
+        .systemLibrary(
+            name: "CNetfilter",
+            pkgConfig: "libnftnl libmnl",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
+        ),
+        // Macros and variadics Swift cannot call, as prefixed functions.
+        .target(name: "CSluiceShims", dependencies: ["CNetfilter"]),
+
+        // Pure Swift model of an nftables ruleset: values, transaction, rendering, diff.
+        .target(name: "NFTables", swiftSettings: swiftSettings),
+        // The only Swift module that sees C pointers: netlink batches and readback.
+        .target(
+            name: "Netfilter",
+            dependencies: ["NFTables", "CNetfilter", "CSluiceShims"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Kubernetes API client and models.
+        .target(
+            name: "KubeAPI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // An in-process Kubernetes API server simulator for tests and benchmarks.
+        .target(
+            name: "KubeAPITesting",
+            dependencies: [
+                "KubeAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Helpers for tests: private network namespaces, running commands.
+        .target(name: "SluiceTestSupport", dependencies: [], swiftSettings: swiftSettings),
+
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "NFTables", "Netfilter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NetfilterTests",
+            dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KubeAPITests",
+            dependencies: ["KubeAPI", "KubeAPITesting", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

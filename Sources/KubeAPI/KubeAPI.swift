@@ -1,0 +1,1 @@
+// The Kubernetes API client: configuration, models, list+watch reflectors.

@@ -1,0 +1,2 @@
+// A Kubernetes API server simulator for tests and benchmarks.
+import KubeAPI

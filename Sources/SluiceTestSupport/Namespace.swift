@@ -1,0 +1,1 @@
+// Test helpers: private network namespaces and commands run inside them.
