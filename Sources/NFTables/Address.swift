@@ -1,0 +1,199 @@
+/// An IPv4 address in network byte order.
+public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible {
+    public var bytes: [UInt8]
+
+    public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) { bytes = [b0, b1, b2, b3] }
+
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 4 else { return nil }
+        self.bytes = bytes
+    }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let v = UInt8(p) else { return nil }
+            out.append(v)
+        }
+        bytes = out
+    }
+
+    public var description: String { bytes.map(String.init).joined(separator: ".") }
+
+    public static func < (a: IPv4Address, b: IPv4Address) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+/// An IPv6 address in network byte order.
+public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible {
+    public var bytes: [UInt8]
+
+    public init?(bytes: [UInt8]) {
+        guard bytes.count == 16 else { return nil }
+        self.bytes = bytes
+    }
+
+    public init?(_ text: String) {
+        var head: [UInt16] = []
+        var tail: [UInt16] = []
+        var sawDoubleColon = false
+        let halves: [String]
+        if let r = text.firstRange(of: "::") {
+            halves = [String(text[..<r.lowerBound]), String(text[r.upperBound...])]
+            if halves[1].contains("::") { return nil }
+        } else {
+            halves = [text]
+        }
+        func groups(_ s: String) -> [UInt16]? {
+            if s.isEmpty { return [] }
+            var out: [UInt16] = []
+            let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, p) in parts.enumerated() {
+                if i == parts.count - 1, p.contains("."), let v4 = IPv4Address(String(p)) {
+                    out.append(UInt16(v4.bytes[0]) << 8 | UInt16(v4.bytes[1]))
+                    out.append(UInt16(v4.bytes[2]) << 8 | UInt16(v4.bytes[3]))
+                    continue
+                }
+                guard !p.isEmpty, p.count <= 4, let v = UInt16(p, radix: 16) else { return nil }
+                out.append(v)
+            }
+            return out
+        }
+        guard let h = groups(halves[0]) else { return nil }
+        head = h
+        if halves.count == 2 {
+            sawDoubleColon = true
+            guard let t = groups(halves[1]) else { return nil }
+            tail = t
+        }
+        let total = head.count + tail.count
+        guard sawDoubleColon ? total < 8 : total == 8 else { return nil }
+        let words = head + [UInt16](repeating: 0, count: 8 - total) + tail
+        bytes = words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+    }
+
+    /// RFC 5952 text: lowercase, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`.
+    public var description: String {
+        let words = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        var bestStart = -1, bestLen = 0, i = 0
+        while i < 8 {
+            if words[i] == 0 {
+                var j = i
+                while j < 8 && words[j] == 0 { j += 1 }
+                if j - i > bestLen { bestStart = i; bestLen = j - i }
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        let hex = words.map { String($0, radix: 16) }
+        if bestLen < 2 { return hex.joined(separator: ":") }
+        let left = hex[0..<bestStart].joined(separator: ":")
+        let right = hex[(bestStart + bestLen)...].joined(separator: ":")
+        return left + "::" + right
+    }
+
+    public static func < (a: IPv6Address, b: IPv6Address) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+/// An IPv4 or IPv6 address.
+public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible, LosslessStringConvertible {
+    case v4(IPv4Address)
+    case v6(IPv6Address)
+
+    public init?(_ text: String) {
+        if let a = IPv4Address(text) {
+            self = .v4(a)
+        } else if let a = IPv6Address(text) {
+            self = .v6(a)
+        } else {
+            return nil
+        }
+    }
+
+    public var bytes: [UInt8] {
+        switch self {
+        case .v4(let a): a.bytes
+        case .v6(let a): a.bytes
+        }
+    }
+
+    public var family: Family {
+        switch self {
+        case .v4: .ip
+        case .v6: .ip6
+        }
+    }
+
+    public var value: Value {
+        switch self {
+        case .v4(let a): .ipv4(a)
+        case .v6(let a): .ipv6(a)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .v4(let a): a.description
+        case .v6(let a): a.description
+        }
+    }
+
+    public static func < (a: IPAddress, b: IPAddress) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+}
+
+/// An address prefix such as 10.0.0.0/8 or fd00::/64.
+public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, LosslessStringConvertible {
+    public var address: IPAddress
+    public var length: Int
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let a = IPAddress(String(parts[0])) else { return nil }
+        let max = a.bytes.count * 8
+        if parts.count == 2 {
+            guard let l = Int(parts[1]), (0...max).contains(l) else { return nil }
+            length = l
+        } else {
+            length = max
+        }
+        address = a
+        // Keep only the network part.
+        var b = a.bytes
+        for i in 0..<b.count {
+            let bitsHere = Swift.max(0, Swift.min(8, length - i * 8))
+            b[i] &= bitsHere == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - bitsHere))
+        }
+        switch a {
+        case .v4(var v4):
+            v4.bytes = b
+            address = .v4(v4)
+        case .v6(var v6):
+            v6.bytes = b
+            address = .v6(v6)
+        }
+    }
+
+    /// The mask as bytes (ones for the network part).
+    public var mask: [UInt8] {
+        (0..<address.bytes.count).map { i in
+            let bitsHere = Swift.max(0, Swift.min(8, length - i * 8))
+            return bitsHere == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - bitsHere))
+        }
+    }
+
+    /// The first address after the prefix, or nil when the prefix reaches the top of the space.
+    public var end: [UInt8]? {
+        var b = address.bytes
+        let m = mask
+        for i in 0..<b.count { b[i] |= ~m[i] }
+        var i = b.count - 1
+        while i >= 0 {
+            if b[i] == 0xff { b[i] = 0; i -= 1 } else { b[i] += 1; return b }
+        }
+        return nil
+    }
+
+    public var description: String { "\(address)/\(length)" }
+}
