@@ -124,3 +124,61 @@ private final class Box<T>: @unchecked Sendable {
     var result: Result<T, any Error>?
     init(_ body: @escaping () throws -> T) { self.body = body }
 }
+
+/// A process running in the background (a listener in a pod namespace, say); `stop()` ends it.
+public final class BackgroundProcess: @unchecked Sendable {
+    private let process: Process
+
+    public init(_ args: [String]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = args
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Small TCP/UDP programs for packet tests, in Python (on every Debian machine with iproute2).
+public enum Probe {
+    /// A TCP server on `port` answering each connection with `<local addr>:<local port> <peer addr>`.
+    public static let tcpEchoAddress = """
+    import socket, sys
+    fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], int(sys.argv[2])))
+    s.listen(128)
+    while True:
+        c, peer = s.accept()
+        local = c.getsockname()
+        c.sendall(f"{local[0]}:{local[1]} {peer[0]}\\n".encode())
+        c.close()
+    """
+
+    /// Connects `count` times to addr:port; prints each answer, `REFUSED` or `TIMEOUT`.
+    public static let tcpConnect = """
+    import socket, sys
+    addr, port, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
+    for _ in range(count):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect((addr, port))
+            print(s.makefile().readline().strip())
+        except ConnectionRefusedError:
+            print("REFUSED")
+        except (socket.timeout, TimeoutError):
+            print("TIMEOUT")
+        finally:
+            s.close()
+    """
+}
