@@ -61,8 +61,22 @@ public final class NetworkNamespace: @unchecked Sendable {
         try exec(["ip", "link", "set", "lo", "up"])
     }
 
+    /// Kills every process still inside (listeners a test started) and removes the namespace.
     public func delete() {
+        if let pids = try? run(["ip", "netns", "pids", name], check: false).stdout {
+            for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+        }
         _ = try? run(["ip", "netns", "delete", name], check: false)
+    }
+
+    /// Starts a command inside the namespace and returns at once; `delete()` ends it.
+    public func spawn(_ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["ip", "netns", "exec", name] + args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
     }
 
     /// Runs a command inside the namespace.
@@ -125,27 +139,6 @@ private final class Box<T>: @unchecked Sendable {
     init(_ body: @escaping () throws -> T) { self.body = body }
 }
 
-/// A process running in the background (a listener in a pod namespace, say); `stop()` ends it.
-public final class BackgroundProcess: @unchecked Sendable {
-    private let process: Process
-
-    public init(_ args: [String]) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = args
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-}
-
 /// Small TCP/UDP programs for packet tests, in Python (on every Debian machine with iproute2).
 public enum Probe {
     /// A TCP server on `port` answering each connection with `<local addr>:<local port> <peer addr>`.
@@ -165,7 +158,7 @@ public enum Probe {
 
     /// Connects `count` times to addr:port; prints each answer, `REFUSED` or `TIMEOUT`.
     public static let tcpConnect = """
-    import socket, sys
+    import errno, socket, sys
     addr, port, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
     for _ in range(count):
@@ -178,6 +171,8 @@ public enum Probe {
             print("REFUSED")
         except (socket.timeout, TimeoutError):
             print("TIMEOUT")
+        except OSError as e:
+            print(errno.errorcode.get(e.errno, str(e.errno)))
         finally:
             s.close()
     """
