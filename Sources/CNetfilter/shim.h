@@ -1,6 +1,8 @@
 #ifndef SLUICE_CNETFILTER_H
 #define SLUICE_CNETFILTER_H
 #include <stdint.h>
+/* glibc first: it tells the kernel headers (libc-compat.h) not to define in6_addr again. */
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/netfilter.h>

@@ -22,8 +22,8 @@ public final class NFTablesConnection {
 
     deinit { receiveBuffer.deallocate() }
 
-    /// Size in bytes of the batch `transaction` encodes to.
-    public func encodedSize(of transaction: Transaction) throws(NetfilterError) -> Int {
+    /// Size in bytes of the batch `transaction` encodes to (encodes it, sends nothing).
+    public static func encodedSize(of transaction: Transaction) throws(NetfilterError) -> Int {
         let commands = try validated(transaction)
         var enc = Encoder(firstSeq: 0)
         enc.begin()
@@ -32,7 +32,7 @@ public final class NFTablesConnection {
         return enc.buffer.length
     }
 
-    private func validated(_ t: Transaction) throws(NetfilterError) -> [Transaction.Command] {
+    private static func validated(_ t: Transaction) throws(NetfilterError) -> [Transaction.Command] {
         do {
             return try t.validated()
         } catch {
@@ -43,7 +43,7 @@ public final class NFTablesConnection {
     /// Sends the transaction as one batch and waits for the kernel's verdict. All of it
     /// applies, or none of it: on any error the kernel rolls the whole batch back.
     public func apply(_ transaction: Transaction) throws(NetfilterError) {
-        let commands = try validated(transaction)
+        let commands = try Self.validated(transaction)
         guard !commands.isEmpty else { return }
         var enc = Encoder(firstSeq: seq)
         enc.begin()

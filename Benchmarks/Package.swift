@@ -1,0 +1,39 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that `make test` never builds them.
+//   swift run -c release sluice-bench load --services 10000,100000   (scale runner)
+//   swift package benchmark                                          (micro-benchmarks)
+let package = Package(
+    name: "sluice-benchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "sluice", path: ".."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Service-shaped rulesets, as model transactions and as `nft -f` text.
+        .target(name: "BenchShapes", dependencies: [.product(name: "NFTables", package: "sluice")]),
+        .executableTarget(
+            name: "sluice-bench",
+            dependencies: [
+                "BenchShapes",
+                .product(name: "NFTables", package: "sluice"),
+                .product(name: "Netfilter", package: "sluice"),
+                .product(name: "SluiceTestSupport", package: "sluice"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "NetfilterBenchmarks",
+            dependencies: [
+                "BenchShapes",
+                .product(name: "Netfilter", package: "sluice"),
+                .product(name: "Benchmark", package: "package-benchmark"),
+            ],
+            path: "Benchmarks/NetfilterBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ]
+)
