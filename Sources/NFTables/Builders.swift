@@ -64,12 +64,17 @@ public struct Key: Hashable, Sendable {
 }
 
 /// Loads a list of keys as one concatenation: the first into `r1`, each next one into the
-/// 4-byte register after the previous field (what nft does, so readback compares equal).
+/// register after the previous field (what nft does, so readback compares equal). The keys'
+/// protocol matches come first, once each: they use `r1` themselves, so between the loads
+/// they would overwrite the first field (nft: `meta l4proto tcp` before `ip daddr . tcp dport`).
 public func loadConcatenation(_ keys: [Key]) -> (expressions: [Expression], types: TypeList) {
-    var exprs: [Expression] = []
+    var dependencies: [[Expression]] = []
+    for k in keys where !k.dependency.isEmpty && !dependencies.contains(k.dependency) {
+        dependencies.append(k.dependency)
+    }
+    var exprs = dependencies.flatMap { $0 }
     var reg = Register.r1
     for (i, k) in keys.enumerated() {
-        exprs += k.dependency
         exprs.append(k.load(into: reg))
         if i + 1 < keys.count { reg = reg.advanced(byFieldOf: k.length) }
     }

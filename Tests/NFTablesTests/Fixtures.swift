@@ -17,7 +17,7 @@ enum Fixtures {
 
     static let dispatch: [Key] = [.ipDaddr, .l4proto, .thDport]
 
-    static let all: [String: Ruleset] = ["ip": sluice, "ip6": sluice6]
+    static let all: [String: Ruleset] = ["ip": sluice, "ip6": sluice6, "sets": Golden.setsRuleset, "chains": Golden.chainsRuleset]
 
     /// The shape DESIGN.md describes: a dispatch verdict map, per-service chains picking an
     /// endpoint, a data map for dnat, masquerade by mark, reject, affinity.
