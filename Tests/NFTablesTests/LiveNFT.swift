@@ -15,13 +15,20 @@ enum LiveNFT {
 
     /// Loads `text` with `nft -f` into a fresh namespace and returns `nft list ruleset`.
     static func load(_ text: String) throws -> String {
+        try load([text])
+    }
+
+    /// Loads each script in turn (each one batch) into one fresh namespace.
+    static func load(_ texts: [String]) throws -> String {
         let ns = "nftables-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         _ = try run("/usr/sbin/ip", ["netns", "add", ns])
         defer { _ = try? run("/usr/sbin/ip", ["netns", "delete", ns]) }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns).nft")
-        try text.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        _ = try run("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "-f", file.path])
+        for text in texts {
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            _ = try run("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "-f", file.path])
+        }
         return try run("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "list", "ruleset"])
     }
 
