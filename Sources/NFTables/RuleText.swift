@@ -33,6 +33,8 @@ struct RuleDecompiler {
     /// The `meta l4proto tcp` statement a later `tcp dport` makes redundant, as nft drops it.
     private var dependency: (index: Int, proto: UInt8)?
     private var l4proto: UInt8?
+    /// Values loaded but not yet used, by load order: printed at the end rather than lost.
+    private var unused: [Int: String] = [:]
 
     init(family: Family, sets: [String: NFSet]) {
         self.family = family
@@ -58,7 +60,8 @@ struct RuleDecompiler {
             step(exprs[i])
             i += 1
         }
-        return statements.compactMap { $0 }.joined(separator: " ")
+        let leftovers = unused.sorted { $0.key < $1.key }.map(\.value)
+        return (statements.compactMap { $0 } + leftovers).joined(separator: " ")
     }
 
     // MARK: registers
@@ -69,23 +72,27 @@ struct RuleDecompiler {
         let words = UInt32(max(1, (length + 3) / 4))
         for w in word..<(word + words) { regs[w] = nil }
         regs[word] = Slot(content: content, seq: seq, words: words)
+        if case .constant = content {} else { unused[seq] = text(content) }
     }
 
-    private func take(_ reg: Register) -> Content? {
+    private mutating func take(_ reg: Register) -> Content? {
         guard let word = reg.word, let slot = regs[word] else { return nil }
+        unused[slot.seq] = nil
         return slot.content
     }
 
     /// The fields of a concatenation starting at `reg`: each next field starts in the word after
     /// the previous one and was loaded after it. With a known key length, stops there.
-    private func concatenation(at reg: Register, length: Int?) -> [Content] {
+    private mutating func concatenation(at reg: Register, length: Int?) -> [Content] {
         guard var word = reg.word, let first = regs[word] else { return [] }
+        unused[first.seq] = nil
         var out = [first.content]
         var bytes = Int(first.words) * 4
         var lastSeq = first.seq
         word += first.words
         while length.map({ bytes < $0 }) ?? true, let next = regs[word], next.seq > lastSeq {
             out.append(next.content)
+            unused[next.seq] = nil
             bytes += Int(next.words) * 4
             lastSeq = next.seq
             word += next.words
@@ -93,7 +100,7 @@ struct RuleDecompiler {
         return out
     }
 
-    private func keyText(at reg: Register, length: Int?) -> String {
+    private mutating func keyText(at reg: Register, length: Int?) -> String {
         let parts = concatenation(at: reg, length: length)
         if parts.isEmpty { return "reg \(reg.rawValue)" }
         return parts.map { text($0) }.joined(separator: " . ")
@@ -297,7 +304,7 @@ struct RuleDecompiler {
         emit(s + natFlagsText(flags))
     }
 
-    private func portText(_ min: Register, _ max: Register?) -> String {
+    private mutating func portText(_ min: Register, _ max: Register?) -> String {
         var p = valueText(take(min), .inetService)
         if let max, max != min { p += "-" + valueText(take(max), .inetService) }
         return p

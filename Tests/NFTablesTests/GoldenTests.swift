@@ -43,7 +43,8 @@ struct GoldenTests {
         ([Expression.unknown("xt")], "[unknown xt]"),
         ([.cmp(.eq, .r1, [1, 2])], "reg 1 == 0x0102"),
         ([.payload(base: .network, offset: 0, length: 1, into: .r1), .cmp(.eq, .r1, [0x45])], "@nh,0,8 0x45"),
-        ([.payload(base: .network, offset: 16, length: 4, into: .r1)], ""),
+        ([.payload(base: .network, offset: 16, length: 4, into: .r1)], "ip daddr"),
+        ([.meta(.mark, into: .r1), .meta(.l4proto, into: .r1), .verdict(.accept)], "accept meta mark meta l4proto"),
         ([.lookup(from: .r3, set: .named("s"), into: nil, invert: false)], "reg 3 @s"),
         ([.metaSet(.mark, from: .r2)], "meta mark set reg ?"),
     ])
