@@ -59,11 +59,15 @@ struct RuleCase: Sendable {
     var text: String
     var expressions: [Expression]
     var comment: String? = nil
+    /// Whether nft, loading `text`, builds `expressions` again. Not when nft moved a protocol
+    /// match: its listing hides the match, and re-loading puts it next to the header field.
+    var reloads = true
 
-    init(_ text: String, _ expressions: [Expression], comment: String? = nil) {
+    init(_ text: String, _ expressions: [Expression], comment: String? = nil, reloads: Bool = true) {
         self.text = text
         self.expressions = expressions
         self.comment = comment
+        self.reloads = reloads
     }
 
     static let t = Fixtures.ip
@@ -190,7 +194,8 @@ struct RuleCase: Sendable {
         // meta l4proto tcp ip daddr 10.0.0.1 tcp dport 80 accept
         RuleCase(
             "ip daddr 10.0.0.1 tcp dport 80 accept",
-            Match.l4proto(tcp) + Match.compare(.ipDaddr, .eq, a("10.0.0.1")) + Match.compare(.thDport, .eq, .port(80)) + accept),
+            Match.l4proto(tcp) + Match.compare(.ipDaddr, .eq, a("10.0.0.1")) + Match.compare(.thDport, .eq, .port(80)) + accept,
+            reloads: false),
         RuleCase(
             "tcp dport 80-90 accept",
             Match.l4proto(tcp) + [.payload(base: .transport, offset: 2, length: 2, into: .r1), .cmp(.gte, .r1, [0, 80]), .cmp(.lte, .r1, [0, 90])] + accept),
@@ -211,6 +216,29 @@ struct RuleCase: Sendable {
             Match.fibDaddrType(.local) + Statement.vmap([.l4proto, .thDport], vmap(t, [.inetProto, .inetService], [([.proto(tcp), .port(30000)], .goto("svc-a"))])),
             comment: "hi"),
         RuleCase("ct state new ct direction original accept", Match.ctState(.new) + [.ct(.direction, direction: nil, into: .r1), .cmp(.eq, .r1, [0])] + accept),
+    ]
+
+    /// Every case as one loadable ruleset: a regular chain `d` holding the rules, and the
+    /// chains and sets they refer to.
+    static let rulesets: [String: Ruleset] = [
+        "rule cases ip": Ruleset(
+            tables: [Table(.ip, "sluice")],
+            chains: ["a", "b", "c", "svc-a", "d"].map { Chain(t, $0) },
+            sets: [
+                NFSet(t, "aff", key: [.ipv4Address], flags: [.dynamic], timeoutMillis: 10_800_000, size: 65535),
+                NFSet(t, "svc", key: [.ipv4Address, .inetProto, .inetService], data: .verdict),
+                NFSet(t, "dm", key: [.ipv4Address], data: .value([.ipv4Address])),
+                NFSet(t, "backends", key: [.ipv4Address, .inetProto, .inetService], data: .value([.ipv4Address, .inetService])),
+            ],
+            rules: ip.filter(\.reloads).map { Rule(ChainID(t, "d"), $0.expressions, comment: $0.comment) }),
+        "rule cases ip6": Ruleset(
+            tables: [Table(.ip6, "sluice")],
+            chains: [Chain(t6, "d")],
+            sets: [
+                NFSet(t6, "svc6", key: [.ipv6Address, .inetProto, .inetService], data: .verdict),
+                NFSet(t6, "bk6", key: [.ipv6Address, .inetProto, .inetService, .mark], data: .value([.ipv6Address, .inetService])),
+            ],
+            rules: ip6.map { Rule(ChainID(t6, "d"), $0.expressions, comment: $0.comment) }),
     ]
 
     static let t6 = Fixtures.ip6

@@ -20,16 +20,33 @@ enum LiveNFT {
 
     /// Loads each script in turn (each one batch) into one fresh namespace.
     static func load(_ texts: [String]) throws -> String {
+        try inNamespace { nft in
+            for text in texts { _ = try nft(["-f"], text) }
+            return try nft(["list", "ruleset"], nil)
+        }
+    }
+
+    /// What `nft --debug=netlink -f` prints while loading `text` into a fresh namespace.
+    static func netlinkDebug(_ text: String) throws -> String {
+        try inNamespace { nft in try nft(["--debug=netlink", "-f"], text) }
+    }
+
+    /// Runs `body` with a function that runs nft in a new namespace (with the text, if any, as
+    /// the file argument), and deletes the namespace afterwards.
+    private static func inNamespace(_ body: (_ nft: ([String], String?) throws -> String) throws -> String) throws -> String {
         let ns = "nftables-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         _ = try run("/usr/sbin/ip", ["netns", "add", ns])
         defer { _ = try? run("/usr/sbin/ip", ["netns", "delete", ns]) }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(ns).nft")
         defer { try? FileManager.default.removeItem(at: file) }
-        for text in texts {
-            try text.write(to: file, atomically: true, encoding: .utf8)
-            _ = try run("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "-f", file.path])
+        return try body { args, text in
+            var full = ["netns", "exec", ns, "/usr/sbin/nft"] + args
+            if let text {
+                try text.write(to: file, atomically: true, encoding: .utf8)
+                full.append(file.path)
+            }
+            return try run("/usr/sbin/ip", full)
         }
-        return try run("/usr/sbin/ip", ["netns", "exec", ns, "/usr/sbin/nft", "list", "ruleset"])
     }
 
     private static func run(_ tool: String, _ args: [String]) throws -> String {
