@@ -10,7 +10,9 @@ extension Ruleset {
     /// and a chain whose type, hook, priority or comment changed, is deleted and re-created,
     /// with every chain whose rules refer to it flushed and refilled around that (the kernel
     /// refuses to delete what a rule refers to). A base chain whose only change is its policy is
-    /// updated in place. Table comments cannot be changed and are left alone.
+    /// updated in place. Table comments cannot be changed and are left alone. The elements of
+    /// `dynamic` sets belong to the packet path (affinity entries added by `update @set`) and
+    /// are never diffed: a sync must not forget who was talking to which endpoint.
     ///
     /// Ordering, each step relying on the ones before it:
     /// 1. add new tables;
@@ -65,8 +67,8 @@ private struct RulesetDiff {
         let newChains = Dictionary(new.chains.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let oldSets = Dictionary(old.sets.map { (SetID(table: $0.table, name: $0.name), $0) }, uniquingKeysWith: { a, _ in a })
         let newSets = Dictionary(new.sets.map { (SetID(table: $0.table, name: $0.name), $0) }, uniquingKeysWith: { a, _ in a })
-        let oldRules = rulesByChain(old)
-        let newRules = rulesByChain(new)
+        let oldRules = old.rulesByChain
+        let newRules = new.rulesByChain
 
         // What changes shape and must be re-created.
         var recreatedChains = Set<ChainID>()
@@ -103,7 +105,7 @@ private struct RulesetDiff {
         // 3: element deletions in kept sets.
         var elementAdds: [(SetID, [SetElement])] = []
         for id in newSets.keys.sorted() {
-            guard let n = newSets[id], let o = oldSets[id], !recreatedSets.contains(id) else { continue }
+            guard let n = newSets[id], let o = oldSets[id], !recreatedSets.contains(id), !n.flags.contains(.dynamic) else { continue }
             let jumpsToRecreated = { (e: SetElement) -> Bool in
                 if case .verdict(let v)? = e.data, let c = v.chain { return recreatedChains.contains(ChainID(id.table, c)) }
                 return false
@@ -139,12 +141,6 @@ private struct RulesetDiff {
         for c in old.chains where newChains[c.id] == nil && newTables.contains(c.table) { tx.append(.deleteChain(c.id)) }
         for t in old.tables where !newTables.contains(t.id) { tx.append(.deleteTable(t.id)) }
         return tx
-    }
-
-    private func rulesByChain(_ r: Ruleset) -> [ChainID: [Rule]] {
-        var out: [ChainID: [Rule]] = [:]
-        for rule in r.rules { out[rule.chain, default: []].append(rule) }
-        return out
     }
 }
 

@@ -5,15 +5,20 @@ extension Ruleset {
     /// What `nft list ruleset` prints: tables in order, each with its sets, then its chains,
     /// in the order they are held (the kernel lists them in creation order).
     public var nftText: String {
-        tables.map { nftText(of: $0) }.joined()
+        let byChain = rulesByChain
+        return tables.map { nftText(of: $0, rulesByChain: byChain) }.joined()
     }
 
     /// What `nft list table <family> <name>` prints for one table.
     public func nftText(of table: Table) -> String {
+        nftText(of: table, rulesByChain: rulesByChain)
+    }
+
+    private func nftText(of table: Table, rulesByChain: [ChainID: [Rule]]) -> String {
         let byName = setsByName(in: table.id)
         var blocks = sets.filter { $0.table == table.id }.map { $0.nftBlock }
         for chain in chains where chain.table == table.id {
-            let chainRules = rules.filter { $0.chain == chain.id }
+            let chainRules = rulesByChain[chain.id] ?? []
             blocks.append(chain.nftBlock(rules: chainRules.map { $0.nftText(family: table.family, sets: byName) }))
         }
         var s = "table \(table.family.rawValue) \(table.name) {\n"
@@ -21,6 +26,13 @@ extension Ruleset {
         // nft separates the objects of a table with one empty line.
         s += blocks.joined(separator: "\n")
         return s + "}\n"
+    }
+
+    /// Each chain's rules in order (one pass: a ruleset may hold 100,000 chains).
+    var rulesByChain: [ChainID: [Rule]] {
+        var out: [ChainID: [Rule]] = [:]
+        for rule in rules { out[rule.chain, default: []].append(rule) }
+        return out
     }
 
     /// The ruleset's sets by table and name, for rendering rules that look them up.

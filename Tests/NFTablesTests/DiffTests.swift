@@ -189,6 +189,34 @@ struct DiffTests {
         #expect(listed == (try c.old.applying(tx)).nftText)
     }
 
+    /// Affinity entries belong to the packet path: a sync neither deletes nor re-adds them.
+    @Test func dynamicSetElementsAreNotDiffed() {
+        let aff = NFSet(Self.t, "aff", key: [.ipv4Address], flags: [.dynamic], timeoutMillis: 10_800_000, size: 65535)
+        var kernel = Self.base
+        var withEntry = aff
+        withEntry.elements = [SetElement([.ipv4(Fixtures.v4("192.0.2.1"))])]
+        kernel.sets.append(withEntry)
+        var desired = Self.base
+        desired.sets.append(aff)
+        #expect(Ruleset.diff(from: kernel, to: desired).isEmpty)
+    }
+
+    /// DESIGN.md requirement 3: one Service's change costs the same at 10,000 Services as at one.
+    @Test func oneServiceChangeAtScale() throws {
+        var old = Self.base
+        for i in 0..<10_000 {
+            let name = "svc-\(i)"
+            old.chains.append(Chain(Self.t, name))
+            old.sets[0].elements.append(SetElement(Self.key("10.\(i / 256 + 100).\(i % 256).1", 6, 80), verdict: .goto(name)))
+            old.rules.append(Self.endpoint(name, "10.2.\(i / 256).\(i % 256)"))
+        }
+        var new = old
+        new.rules[new.rules.count - 1] = Self.endpoint("svc-9999", "10.3.0.1")
+        let tx = Ruleset.diff(from: old, to: new)
+        #expect(tx.nftText == "flush chain ip sluice svc-9999\nadd rule ip sluice svc-9999 meta l4proto tcp dnat to 10.3.0.1:8080\n")
+        #expect(old.nftText.split(separator: "\n").count > 30_000)
+    }
+
     @Test func kernelRefusals() throws {
         var deleteUsed = Transaction()
         deleteUsed.append(.deleteSet(Self.t, "svc"))
