@@ -75,7 +75,7 @@ let package = Package(
         ),
 
         // Helpers for tests: private network namespaces, running commands.
-        .target(name: "SluiceTestSupport", dependencies: [], swiftSettings: swiftSettings),
+        .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sluice",

@@ -188,13 +188,16 @@ public enum Statement {
     }
 
     /// `dnat to addr` or `dnat to addr:port` (a port needs a protocol match earlier in the rule).
+    /// Written the way the kernel reports nat back (max registers equal to min, `map-ips` and
+    /// `proto-specified` flags), so readback of our rules and of nft's compares equal.
     public static func dnat(to address: IPAddress, port: UInt16? = nil) -> [Expression] {
         var e: [Expression] = [.immediate(address.bytes, into: .r1)]
         if let port {
             e.append(.immediate(Value.port(port).bytes, into: .r2))
-            e.append(.nat(.dnat, family: address.family, addressMin: .r1, addressMax: nil, portMin: .r2, portMax: nil, flags: .protoSpecified))
+            e.append(.nat(.dnat, family: address.family, addressMin: .r1, addressMax: .r1, portMin: .r2, portMax: .r2,
+                          flags: [.mapIPs, .protoSpecified]))
         } else {
-            e.append(.nat(.dnat, family: address.family, addressMin: .r1, addressMax: nil, portMin: nil, portMax: nil, flags: []))
+            e.append(.nat(.dnat, family: address.family, addressMin: .r1, addressMax: .r1, portMin: nil, portMax: nil, flags: [.mapIPs]))
         }
         return e
     }
@@ -202,10 +205,10 @@ public enum Statement {
     /// `dnat ip to <keys> map @set`: the map gives `address . port` for the concatenated key.
     public static func dnatMap(_ family: Family, _ keys: [Key], _ set: SetReference) -> [Expression] {
         let (load, _) = loadConcatenation(keys)
-        let addrLength = family == .ip6 ? 16 : 4
+        let port = Register.r1.advanced(byFieldOf: family == .ip6 ? 16 : 4)
         return load + [
             .lookup(from: .r1, set: set, into: .r1, invert: false),
-            .nat(.dnat, family: family, addressMin: .r1, addressMax: nil, portMin: Register.r1.advanced(byFieldOf: addrLength), portMax: nil, flags: []),
+            .nat(.dnat, family: family, addressMin: .r1, addressMax: .r1, portMin: port, portMax: port, flags: [.mapIPs, .protoSpecified]),
         ]
     }
 

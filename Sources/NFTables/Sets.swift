@@ -41,7 +41,24 @@ public struct NFSet: Hashable, Sendable {
     public var timeoutMillis: UInt64?
     public var size: UInt32?
     public var comment: String?
+    /// The expressions the key (and map value) were declared from (`typeof ip daddr . numgen
+    /// random mod 2`), which nft needs to print keys whose types have no name (integers).
+    public var keyTypeof: [Key]?
+    public var dataTypeof: [Key]?
     public var elements: [SetElement]
+
+    /// A set declared `typeof <keys> [: <values>]`: types come from the expressions.
+    public init(
+        _ table: TableID, _ name: String, typeof keys: [Key], dataTypeof: [Key]? = nil, verdictMap: Bool = false,
+        flags: SetFlags = [], timeoutMillis: UInt64? = nil, size: UInt32? = nil, comment: String? = nil,
+        elements: [SetElement] = []
+    ) {
+        let data: SetData? = verdictMap ? .verdict : dataTypeof.map { .value(TypeList($0.map(\.type))) }
+        self.init(table, name, key: TypeList(keys.map(\.type)), data: data, flags: flags, timeoutMillis: timeoutMillis,
+                  size: size, comment: comment, elements: elements)
+        self.keyTypeof = keys
+        self.dataTypeof = dataTypeof
+    }
 
     public init(
         _ table: TableID, _ name: String, key: TypeList, data: SetData? = nil, flags: SetFlags = [],

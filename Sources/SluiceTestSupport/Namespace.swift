@@ -1,1 +1,184 @@
-// Test helpers: private network namespaces and commands run inside them.
+import CSluiceShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The result of running a command.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+public struct CommandError: Error, CustomStringConvertible {
+    public var command: [String]
+    public var result: CommandResult
+    public var description: String {
+        "\(command.joined(separator: " ")) exited \(result.status): \(result.stderr)\(result.stdout)"
+    }
+}
+
+/// Runs a command and collects its output. Standard input is the given text (or empty).
+@discardableResult
+public func run(_ args: [String], input: String? = nil, check: Bool = true) throws -> CommandResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = inp
+    try p.run()
+    if let input { inp.fileHandleForWriting.write(Data(input.utf8)) }
+    try inp.fileHandleForWriting.close()
+    // Read both pipes to the end before waiting, so a chatty command cannot block on a full pipe.
+    nonisolated(unsafe) var errData = Data()
+    let done = DispatchSemaphore(value: 0)
+    let errHandle = err.fileHandleForReading
+    Thread {
+        errData = errHandle.readDataToEndOfFile()
+        done.signal()
+    }.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
+    p.waitUntilExit()
+    let r = CommandResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                          stderr: String(decoding: errData, as: UTF8.self))
+    if check && r.status != 0 { throw CommandError(command: args, result: r) }
+    return r
+}
+
+/// A private network namespace for a test: created on init, deleted by `delete()` (call it in
+/// a `defer`). Names are unique per process and call.
+public final class NetworkNamespace: @unchecked Sendable {
+    public let name: String
+    private static let counter = Counter()
+
+    public init(_ prefix: String = "sluice-t") throws {
+        name = "\(prefix)-\(getpid())-\(Self.counter.next())"
+        try run(["ip", "netns", "add", name])
+        try exec(["ip", "link", "set", "lo", "up"])
+    }
+
+    public func delete() {
+        _ = try? run(["ip", "netns", "delete", name], check: false)
+    }
+
+    /// Runs a command inside the namespace.
+    @discardableResult
+    public func exec(_ args: [String], input: String? = nil, check: Bool = true) throws -> CommandResult {
+        try run(["ip", "netns", "exec", name] + args, input: input, check: check)
+    }
+
+    /// Runs `body` on a fresh thread that has entered this namespace, and returns its result.
+    /// Sockets opened there stay bound to the namespace after the thread ends.
+    public func enter<T>(_ body: () throws -> T) throws -> T {
+        try withoutActuallyEscaping(body) { body in try enterEscaping(body) }
+    }
+
+    private func enterEscaping<T>(_ body: @escaping () throws -> T) throws -> T {
+        let fd = open("/var/run/netns/\(name)", O_RDONLY)
+        guard fd >= 0 else { throw NamespaceError(message: "open netns \(name): errno \(errno)") }
+        defer { close(fd) }
+        // The thread must drop the closure before `enter` returns (withoutActuallyEscaping
+        // checks), so it reaches the closure through a box it empties when done.
+        let box = Box(body)
+        let done = DispatchSemaphore(value: 0)
+        let name = self.name
+        let thread = Thread {
+            if sluice_setns_net(fd) != 0 {
+                box.result = .failure(NamespaceError(message: "setns \(name): errno \(errno)"))
+            } else if let body = box.body {
+                box.result = Result { try body() }
+            }
+            box.body = nil
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        let result = box.result
+        guard let result else { throw NamespaceError(message: "thread did not run") }
+        return try result.get()
+    }
+}
+
+public struct NamespaceError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+final class Counter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+private final class Box<T>: @unchecked Sendable {
+    var body: (() throws -> T)?
+    var result: Result<T, any Error>?
+    init(_ body: @escaping () throws -> T) { self.body = body }
+}
+
+/// A process running in the background (a listener in a pod namespace, say); `stop()` ends it.
+public final class BackgroundProcess: @unchecked Sendable {
+    private let process: Process
+
+    public init(_ args: [String]) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = args
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Small TCP/UDP programs for packet tests, in Python (on every Debian machine with iproute2).
+public enum Probe {
+    /// A TCP server on `port` answering each connection with `<local addr>:<local port> <peer addr>`.
+    public static let tcpEchoAddress = """
+    import socket, sys
+    fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((sys.argv[1], int(sys.argv[2])))
+    s.listen(128)
+    while True:
+        c, peer = s.accept()
+        local = c.getsockname()
+        c.sendall(f"{local[0]}:{local[1]} {peer[0]}\\n".encode())
+        c.close()
+    """
+
+    /// Connects `count` times to addr:port; prints each answer, `REFUSED` or `TIMEOUT`.
+    public static let tcpConnect = """
+    import socket, sys
+    addr, port, count, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
+    for _ in range(count):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        try:
+            s.connect((addr, port))
+            print(s.makefile().readline().strip())
+        except ConnectionRefusedError:
+            print("REFUSED")
+        except (socket.timeout, TimeoutError):
+            print("TIMEOUT")
+        finally:
+            s.close()
+    """
+}
