@@ -102,7 +102,7 @@ extension NFSet {
 
     /// `type ...`, `size`, `flags`, `timeout`, `comment`, in nft's order.
     var declarationLines: [String] {
-        var lines = ["type \(typeText)"]
+        var lines = [typeText]
         if let size { lines.append("size \(size)") }
         if let f = flagsText { lines.append("flags \(f)") }
         if let t = timeoutMillis { lines.append("timeout \(durationText(millis: t))") }
@@ -110,12 +110,30 @@ extension NFSet {
         return lines
     }
 
+    /// `type ipv4_addr : verdict`, or for a set declared from expressions (the only way to
+    /// name an integer field, such as a numgen slot) `typeof ip daddr . numgen random mod 2`.
     var typeText: String {
-        switch data {
-        case nil: key.description
-        case .verdict: "\(key) : verdict"
-        case .value(let t): "\(key) : \(t)"
+        if let keys = keyTypeof {
+            let value = switch data {
+            case nil: ""
+            case .verdict: " : verdict"
+            case .value(let t): " : " + (dataTypeof.map(typeofText) ?? t.description)
+            }
+            return "typeof " + typeofText(keys) + value
         }
+        return "type " + key.description + (data.map { d in
+            switch d {
+            case .verdict: " : verdict"
+            case .value(let t): " : \(t)"
+            }
+        } ?? "")
+    }
+
+    /// Keys as nft names them in a rule: what each one's load (after its protocol match) prints.
+    private func typeofText(_ keys: [Key]) -> String {
+        keys.map { k in
+            RuleDecompiler.text(k.dependency + [k.load(into: .r1)], family: table.family, sets: [:])
+        }.joined(separator: " . ")
     }
 
     /// nft leaves out the `timeout` flag when the set has a default timeout, and prints no flags

@@ -17,7 +17,29 @@ enum Fixtures {
 
     static let dispatch: [Key] = [.ipDaddr, .l4proto, .thDport]
 
-    static let all: [String: Ruleset] = ["ip": sluice, "ip6": sluice6, "sets": Golden.setsRuleset, "chains": Golden.chainsRuleset]
+    static let all: [String: Ruleset] = [
+        "ip": sluice, "ip6": sluice6, "sets": Golden.setsRuleset, "chains": Golden.chainsRuleset, "typeof": typeofBackends,
+    ]
+
+    /// DESIGN.md's data map keyed by `daddr . l4proto . dport . slot`: the numgen slot is an
+    /// integer, which only a `typeof` declaration names.
+    static var typeofBackends: Ruleset {
+        let t = ip
+        let key = dispatch + [.numgenRandom(modulus: 2)]
+        return Ruleset(
+            tables: [Table(.ip, "sluice")],
+            chains: [Chain(t, "ep2")],
+            sets: [
+                NFSet(
+                    t, "backends", typeof: key, dataTypeof: [.ipDaddr, .thDport],
+                    elements: (0..<2).map { slot in
+                        SetElement(
+                            [.ipv4(v4("10.0.0.1")), .proto(IPProtocol.tcp), .port(80), .u32(UInt32(slot))],
+                            value: [.ipv4(v4("10.1.0.\(slot + 1)")), .port(8080)])
+                    })
+            ],
+            rules: [Rule(ChainID(t, "ep2"), Statement.dnatMap(.ip, key, .named("backends")))])
+    }
 
     /// The shape DESIGN.md describes: a dispatch verdict map, per-service chains picking an
     /// endpoint, a data map for dnat, masquerade by mark, reject, affinity.

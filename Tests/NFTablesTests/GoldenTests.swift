@@ -26,6 +26,23 @@ struct GoldenTests {
         #expect(Rule(ChainID(Fixtures.ip6, "c"), c.expressions, comment: c.comment).nftStatementText == c.text)
     }
 
+    @Test func typeofMap() {
+        #expect(Fixtures.typeofBackends.nftText == """
+            table ip sluice {
+            \tmap backends {
+            \t\ttypeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport
+            \t\telements = { 10.0.0.1 . tcp . 80 . 0 : 10.1.0.1 . 8080,
+            \t\t\t     10.0.0.1 . tcp . 80 . 1 : 10.1.0.2 . 8080 }
+            \t}
+
+            \tchain ep2 {
+            \t\tdnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @backends
+            \t}
+            }
+
+            """)
+    }
+
     @Test func setsAndElements() {
         #expect(Golden.setsRuleset.nftText == Golden.sets)
     }

@@ -114,6 +114,39 @@ enum NetlinkDebug {
         }
     }
 
+    /// A nat line as the kernel reports it back: nft sends `addr_min` alone and sometimes no
+    /// flags; the kernel fills max registers from the min ones and sets `map-ips` (0x1) and
+    /// `proto-specified` (0x2) for the registers given, which our builders copy (so readback
+    /// compares equal). Other lines are unchanged.
+    static func kernelForm(_ line: String) -> String {
+        guard line.hasPrefix("[ nat ") else { return line }
+        let t = line.split(separator: " ").map(String.init)
+        var regs: [String: String] = [:]
+        var flags: UInt32 = 0
+        var i = 4
+        while i < t.count {
+            if t[i] == "flags", i + 1 < t.count {
+                flags = UInt32(t[i + 1].dropFirst(2), radix: 16) ?? 0
+                i += 2
+            } else if i + 2 < t.count, t[i + 1] == "reg" {
+                regs[t[i]] = t[i + 2]
+                i += 3
+            } else {
+                i += 1
+            }
+        }
+        var s = "[ nat \(t[2]) \(t[3])"
+        if let a = regs["addr_min"] {
+            s += " addr_min reg \(a) addr_max reg \(regs["addr_max"] ?? a)"
+            flags |= 1
+        }
+        if let p = regs["proto_min"] {
+            s += " proto_min reg \(p) proto_max reg \(regs["proto_max"] ?? p)"
+            flags |= 2
+        }
+        return s + (flags != 0 ? " flags 0x\(String(flags, radix: 16))" : "") + " ]"
+    }
+
     /// The expression lines of each rule in `nft --debug=netlink -f` output, in order: a rule
     /// is the `family table chain` line followed by `  [ ... ]` lines.
     static func rules(inDebugOutput text: String) -> [[String]] {
