@@ -14,7 +14,11 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
         guard parts.count == 4 else { return nil }
         var out: [UInt8] = []
         for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), let v = UInt8(p) else { return nil }
+            // Digits only (`UInt8("+1")` would accept a sign), and no leading zero: inet_pton
+            // refuses "010", which other tools read as octal.
+            guard !p.isEmpty, p.count <= 3, p.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                p.count == 1 || p.utf8.first != 0x30, let v = UInt8(p)
+            else { return nil }
             out.append(v)
         }
         bytes = out
@@ -45,26 +49,30 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         } else {
             halves = [text]
         }
-        func groups(_ s: String) -> [UInt16]? {
+        // An embedded IPv4 address may only end the whole address (`::ffff:1.2.3.4`).
+        func groups(_ s: String, last: Bool) -> [UInt16]? {
             if s.isEmpty { return [] }
             var out: [UInt16] = []
             let parts = s.split(separator: ":", omittingEmptySubsequences: false)
             for (i, p) in parts.enumerated() {
-                if i == parts.count - 1, p.contains("."), let v4 = IPv4Address(String(p)) {
+                if last, i == parts.count - 1, p.contains(".") {
+                    guard let v4 = IPv4Address(String(p)) else { return nil }
                     out.append(UInt16(v4.bytes[0]) << 8 | UInt16(v4.bytes[1]))
                     out.append(UInt16(v4.bytes[2]) << 8 | UInt16(v4.bytes[3]))
                     continue
                 }
-                guard !p.isEmpty, p.count <= 4, let v = UInt16(p, radix: 16) else { return nil }
+                guard !p.isEmpty, p.count <= 4, p.allSatisfy(\.isHexDigit), p.allSatisfy(\.isASCII),
+                    let v = UInt16(p, radix: 16)
+                else { return nil }
                 out.append(v)
             }
             return out
         }
-        guard let h = groups(halves[0]) else { return nil }
+        guard let h = groups(halves[0], last: halves.count == 1) else { return nil }
         head = h
         if halves.count == 2 {
             sawDoubleColon = true
-            guard let t = groups(halves[1]) else { return nil }
+            guard let t = groups(halves[1], last: true) else { return nil }
             tail = t
         }
         let total = head.count + tail.count
@@ -73,7 +81,9 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
         bytes = words.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
     }
 
-    /// RFC 5952 text: lowercase, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`.
+    /// RFC 5952 text: lowercase, leading zeros dropped, the longest (first of equal) run of two or
+    /// more zero groups as `::`; IPv4-mapped (`::ffff:1.2.3.4`) and IPv4-compatible (`::1.2.3.4`)
+    /// addresses end in dotted quads. This is glibc's `inet_ntop`, which is what nft prints.
     public var description: String {
         let words = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
         var bestStart = -1, bestLen = 0, i = 0
@@ -88,6 +98,10 @@ public struct IPv6Address: Hashable, Sendable, Comparable, CustomStringConvertib
             }
         }
         let hex = words.map { String($0, radix: 16) }
+        if bestStart == 0 && (bestLen == 6 || (bestLen == 5 && words[5] == 0xffff)) {
+            let v4 = bytes[12...].map(String.init).joined(separator: ".")
+            return bestLen == 6 ? "::" + v4 : "::ffff:" + v4
+        }
         if bestLen < 2 { return hex.joined(separator: ":") }
         let left = hex[0..<bestStart].joined(separator: ":")
         let right = hex[(bestStart + bestLen)...].joined(separator: ":")
@@ -149,11 +163,14 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, LosslessStr
     public var length: Int
 
     public init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let a = IPAddress(String(parts[0])) else { return nil }
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = parts.first, let a = IPAddress(String(first)) else { return nil }
         let max = a.bytes.count * 8
         if parts.count == 2 {
-            guard let l = Int(parts[1]), (0...max).contains(l) else { return nil }
+            let digits = parts[1]
+            guard !digits.isEmpty, digits.count <= 3, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                let l = Int(digits), (0...max).contains(l)
+            else { return nil }
             length = l
         } else {
             length = max

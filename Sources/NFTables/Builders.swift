@@ -64,12 +64,17 @@ public struct Key: Hashable, Sendable {
 }
 
 /// Loads a list of keys as one concatenation: the first into `r1`, each next one into the
-/// 4-byte register after the previous field (what nft does, so readback compares equal).
+/// register after the previous field (what nft does, so readback compares equal). The keys'
+/// protocol matches come first, once each: they use `r1` themselves, so between the loads
+/// they would overwrite the first field (nft: `meta l4proto tcp` before `ip daddr . tcp dport`).
 public func loadConcatenation(_ keys: [Key]) -> (expressions: [Expression], types: TypeList) {
-    var exprs: [Expression] = []
+    var dependencies: [[Expression]] = []
+    for k in keys where !k.dependency.isEmpty && !dependencies.contains(k.dependency) {
+        dependencies.append(k.dependency)
+    }
+    var exprs = dependencies.flatMap { $0 }
     var reg = Register.r1
     for (i, k) in keys.enumerated() {
-        exprs += k.dependency
         exprs.append(k.load(into: reg))
         if i + 1 < keys.count { reg = reg.advanced(byFieldOf: k.length) }
     }
@@ -89,24 +94,24 @@ public enum Match {
     }
 
     /// `ip saddr 10.0.0.0/8`: byte-aligned prefixes load only the prefix bytes (as nft does);
-    /// others mask the loaded bytes.
+    /// others load the whole field and mask all of it (nft 1.0.6: `ip saddr 10.0.0.0/12` is a
+    /// 4-byte load, a 4-byte bitwise and a 4-byte cmp).
     public static func prefix(_ key: Key, _ prefix: IPPrefix, _ op: CmpOp = .eq) -> [Expression] {
         guard case .payload(let base, let offset, _) = key.source else { return [] }
         let full = prefix.address.bytes.count * 8
         if prefix.length == full {
             return compare(key, op, .raw(prefix.address.bytes))
         }
-        let byteCount = (prefix.length + 7) / 8
-        let bytes = Array(prefix.address.bytes.prefix(byteCount))
-        let load = Expression.payload(base: base, offset: offset, length: UInt32(byteCount), into: .r1)
         if prefix.length % 8 == 0 {
-            return key.dependency + [load, .cmp(op, .r1, bytes)]
+            let byteCount = prefix.length / 8
+            let load = Expression.payload(base: base, offset: offset, length: UInt32(byteCount), into: .r1)
+            return key.dependency + [load, .cmp(op, .r1, Array(prefix.address.bytes.prefix(byteCount)))]
         }
-        let mask = Array(prefix.mask.prefix(byteCount))
+        let length = prefix.address.bytes.count
         return key.dependency + [
-            load,
-            .bitwise(from: .r1, into: .r1, length: UInt32(byteCount), mask: mask, xor: [UInt8](repeating: 0, count: byteCount)),
-            .cmp(op, .r1, bytes),
+            .payload(base: base, offset: offset, length: UInt32(length), into: .r1),
+            .bitwise(from: .r1, into: .r1, length: UInt32(length), mask: prefix.mask, xor: [UInt8](repeating: 0, count: length)),
+            .cmp(op, .r1, prefix.address.bytes),
         ]
     }
 

@@ -21,11 +21,18 @@ public struct Register: RawRepresentable, Hashable, Sendable, Comparable, Custom
         }
     }
 
-    /// The register that holds the next 4-byte field after a field of `length` bytes starting here,
-    /// named the way nft names it (a 32-bit register).
+    /// The register starting at 4-byte word `word`, named the way nft's `netlink_put_register`
+    /// names it: a word that starts a 16-byte register gets that register's name (word 4 is
+    /// `reg 2`, not `r32(4)`), any other word its 32-bit name.
+    public init(word: UInt32) {
+        self = word % 4 == 0 ? Register(rawValue: 1 + word / 4) : .r32(word)
+    }
+
+    /// The register that holds the next field after a field of `length` bytes starting here,
+    /// named the way nft names it (`ip6 daddr . meta l4proto` puts l4proto in `reg 2`).
     public func advanced(byFieldOf length: Int) -> Register {
         let start = word ?? 0
-        return .r32(start + UInt32((length + 3) / 4))
+        return Register(word: start + UInt32((length + 3) / 4))
     }
 
     public var isValidSource: Bool { word != nil }

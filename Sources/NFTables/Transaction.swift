@@ -67,6 +67,11 @@ public struct Transaction: Hashable, Sendable {
         append(.deleteElements(table, set: set, elements))
     }
 
+    /// A set's definition, as added by this transaction or told with `know(_:)`.
+    func definition(of set: String, in table: TableID) -> NFSet? {
+        sets[table]?[set]
+    }
+
     /// The commands, or the first validation error.
     public func validated() throws(ValidationError) -> [Command] {
         if let firstError { throw firstError }
