@@ -37,6 +37,8 @@ struct ReadbackTests {
             return try conn.ruleset()
         }
         let listing = try ns.exec(["nft", "list", "ruleset"]).stdout
+        // What nft prints of what we wrote is exactly our own rendering of it.
+        #expect(listing == first.nftText)
         try fresh.exec(["nft", "-f", "-"], input: listing)
         let second = try fresh.enter { try NFTablesConnection().ruleset() }
         #expect(second.normalized == first.normalized, "listing:\n\(listing)")
