@@ -27,7 +27,7 @@ public final class NFTablesConnection {
         let commands = try validated(transaction)
         var enc = Encoder(firstSeq: 0)
         enc.begin()
-        for c in commands { enc.encode(c) }
+        for (i, c) in commands.enumerated() { enc.encode(c, index: i) }
         enc.end()
         return enc.buffer.length
     }
@@ -47,7 +47,7 @@ public final class NFTablesConnection {
         guard !commands.isEmpty else { return }
         var enc = Encoder(firstSeq: seq)
         enc.begin()
-        for c in commands { enc.encode(c) }
+        for (i, c) in commands.enumerated() { enc.encode(c, index: i) }
         let ackSeq = enc.requestAckOnLastCommand()
         enc.end()
         seq = enc.nextSeq &+ 1
@@ -59,12 +59,14 @@ public final class NFTablesConnection {
         try socket.ensureSendBuffer(length)
         try socket.send(enc.buffer.base, length)
         guard let ackSeq else { return }
-        try awaitAck(lastSeq: ackSeq, firstSeq: enc.firstSeq, objects: enc.objects)
+        try awaitAck(lastSeq: ackSeq, firstSeq: enc.firstSeq, origins: enc.origins, commands: commands)
     }
 
     /// Reads answers until the ack (or error) for the last command arrives. Errors for earlier
     /// messages come first; the first one is the cause, later ones are usually its echoes.
-    private func awaitAck(lastSeq: UInt32, firstSeq: UInt32, objects: [String]) throws(NetfilterError) {
+    private func awaitAck(
+        lastSeq: UInt32, firstSeq: UInt32, origins: [Encoder.Origin], commands: [Transaction.Command]
+    ) throws(NetfilterError) {
         var firstError: NetfilterError?
         var done = false
         while !done {
@@ -75,7 +77,8 @@ public final class NFTablesConnection {
                 let s = nlh.pointee.nlmsg_seq
                 if err != 0 && firstError == nil {
                     let index = Int(s &- firstSeq)
-                    let object = index >= 0 && index < objects.count ? objects[index] : "message \(s)"
+                    let object = index >= 0 && index < origins.count
+                        ? Encoder.describe(origins[index], in: commands) : "message \(s)"
                     firstError = NetfilterError(kind: .rejected, errno: -err, object: object, kernelMessage: text)
                 }
                 // The batch-begin message failing (EPERM, say) means nothing else will answer.

@@ -9,8 +9,10 @@ struct Encoder: ~Copyable {
     static let elementBytesPerMessage = 48 * 1024
 
     var buffer = MessageBuffer()
-    /// What each message (by sequence number offset) was about, to name it in errors.
-    var objects: [String] = []
+    /// What each message (by sequence number offset) was about, to name it in errors. Kept as
+    /// small values and turned into text only when the kernel refuses a message.
+    var origins: [Origin] = []
+    private var command = 0
     let firstSeq: UInt32
     /// Where the last command's message starts, to ask for an ack on it alone.
     private(set) var lastMessageOffset: Int?
@@ -20,16 +22,16 @@ struct Encoder: ~Copyable {
         self.firstSeq = firstSeq
     }
 
-    var nextSeq: UInt32 { firstSeq &+ UInt32(objects.count) }
+    var nextSeq: UInt32 { firstSeq &+ UInt32(origins.count) }
 
     // MARK: message framing
 
     private mutating func message(
-        _ type: UInt16, family: UInt8, flags: Int32, object: String,
+        _ type: UInt16, family: UInt8, flags: Int32, origin: Origin = .command,
         payload: (UnsafeMutablePointer<nlmsghdr>) -> Void
     ) {
         let seq = nextSeq
-        objects.append(object)
+        origins.append(origin.at(command))
         let t = buffer.tail()
         lastMessageOffset = buffer.length
         guard let nlh = nftnl_nlmsg_build_hdr(t, type, UInt16(family), UInt16(flags), seq) else { return }
@@ -39,7 +41,7 @@ struct Encoder: ~Copyable {
 
     mutating func begin() {
         let seq = nextSeq
-        objects.append("batch begin")
+        origins.append(.batch)
         if let nlh = nftnl_batch_begin(buffer.tail(), seq) { buffer.commit(nlh) }
     }
 
@@ -54,60 +56,61 @@ struct Encoder: ~Copyable {
 
     mutating func end() {
         let seq = nextSeq
-        objects.append("batch end")
+        origins.append(.batch)
         if let nlh = nftnl_batch_end(buffer.tail(), seq) { buffer.commit(nlh) }
     }
 
     // MARK: commands
 
-    mutating func encode(_ command: Transaction.Command) {
+    mutating func encode(_ command: Transaction.Command, index: Int) {
+        self.command = index
         let create = Int32(NLM_F_CREATE)
         let excl = Int32(NLM_F_EXCL)
         switch command {
         case .addTable(let t):
-            table(t, NFT_MSG_NEWTABLE, flags: create, verb: "add")
+            table(t, NFT_MSG_NEWTABLE, flags: create)
         case .createTable(let t):
-            table(t, NFT_MSG_NEWTABLE, flags: create | excl, verb: "create")
+            table(t, NFT_MSG_NEWTABLE, flags: create | excl)
         case .deleteTable(let id):
-            table(Table(id.family, id.name), NFT_MSG_DELTABLE, flags: 0, verb: "delete")
+            table(Table(id.family, id.name), NFT_MSG_DELTABLE, flags: 0)
         case .flushTable(let id):
-            message(msg(NFT_MSG_DELRULE), family: id.family.nfproto, flags: 0, object: "flush table \(id)") { nlh in
+            message(msg(NFT_MSG_DELRULE), family: id.family.nfproto, flags: 0) { nlh in
                 Self.withRule(Rule(ChainID(id, ""), []), includeChain: false) { nftnl_rule_nlmsg_build_payload(nlh, $0) }
             }
         case .addChain(let c):
-            chain(c, NFT_MSG_NEWCHAIN, flags: create, verb: "add")
+            chain(c, NFT_MSG_NEWCHAIN, flags: create)
         case .createChain(let c):
-            chain(c, NFT_MSG_NEWCHAIN, flags: create | excl, verb: "create")
+            chain(c, NFT_MSG_NEWCHAIN, flags: create | excl)
         case .deleteChain(let id):
-            chain(Chain(id.table, id.name), NFT_MSG_DELCHAIN, flags: 0, verb: "delete")
+            chain(Chain(id.table, id.name), NFT_MSG_DELCHAIN, flags: 0)
         case .flushChain(let id):
-            message(msg(NFT_MSG_DELRULE), family: id.table.family.nfproto, flags: 0, object: "flush chain \(id)") { nlh in
+            message(msg(NFT_MSG_DELRULE), family: id.table.family.nfproto, flags: 0) { nlh in
                 Self.withRule(Rule(id, []), includeChain: true) { nftnl_rule_nlmsg_build_payload(nlh, $0) }
             }
         case .addRule(let r):
-            rule(r, flags: create | Int32(NLM_F_APPEND), handle: nil, verb: "add rule to")
+            rule(r, flags: create | Int32(NLM_F_APPEND), handle: nil)
         case .insertRule(let r):
-            rule(r, flags: create, handle: nil, verb: "insert rule into")
+            rule(r, flags: create, handle: nil)
         case .replaceRule(let r, let handle):
-            rule(r, flags: Int32(NLM_F_REPLACE), handle: handle, verb: "replace rule in")
+            rule(r, flags: Int32(NLM_F_REPLACE), handle: handle)
         case .deleteRule(let id, let handle):
-            message(msg(NFT_MSG_DELRULE), family: id.table.family.nfproto, flags: 0, object: "delete rule \(handle) from chain \(id)") { nlh in
+            message(msg(NFT_MSG_DELRULE), family: id.table.family.nfproto, flags: 0) { nlh in
                 Self.withRule(Rule(id, []), includeChain: true, handle: handle) { nftnl_rule_nlmsg_build_payload(nlh, $0) }
             }
         case .addSet(let s):
             addSet(s, setID: nil)
         case .deleteSet(let t, let name):
-            message(msg(NFT_MSG_DELSET), family: t.family.nfproto, flags: 0, object: "delete set \(t) \(name)") { nlh in
+            message(msg(NFT_MSG_DELSET), family: t.family.nfproto, flags: 0) { nlh in
                 Self.withSetHeader(t, name, setID: nil) { nftnl_set_nlmsg_build_payload(nlh, $0) }
             }
         case .flushSet(let t, let name):
-            message(msg(NFT_MSG_DELSETELEM), family: t.family.nfproto, flags: 0, object: "flush set \(t) \(name)") { nlh in
+            message(msg(NFT_MSG_DELSETELEM), family: t.family.nfproto, flags: 0) { nlh in
                 Self.withSetHeader(t, name, setID: nil) { nftnl_set_elems_nlmsg_build_payload(nlh, $0) }
             }
         case .addElements(let t, let name, let elements):
-            self.elements(elements, table: t, set: name, setID: nil, type: NFT_MSG_NEWSETELEM, flags: create, verb: "add")
+            self.elements(elements, table: t, set: name, setID: nil, type: NFT_MSG_NEWSETELEM, flags: create)
         case .deleteElements(let t, let name, let elements):
-            self.elements(elements, table: t, set: name, setID: nil, type: NFT_MSG_DELSETELEM, flags: 0, verb: "delete")
+            self.elements(elements, table: t, set: name, setID: nil, type: NFT_MSG_DELSETELEM, flags: 0)
         }
     }
 
@@ -115,8 +118,8 @@ struct Encoder: ~Copyable {
         UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(m.rawValue)
     }
 
-    private mutating func table(_ t: Table, _ type: nf_tables_msg_types, flags: Int32, verb: String) {
-        message(msg(type), family: t.family.nfproto, flags: flags, object: "\(verb) table \(t.id)") { nlh in
+    private mutating func table(_ t: Table, _ type: nf_tables_msg_types, flags: Int32) {
+        message(msg(type), family: t.family.nfproto, flags: flags) { nlh in
             guard let obj = nftnl_table_alloc() else { return }
             defer { nftnl_table_free(obj) }
             nftnl_table_set_str(obj, UInt16(NFTNL_TABLE_NAME.rawValue), t.name)
@@ -128,8 +131,8 @@ struct Encoder: ~Copyable {
         }
     }
 
-    private mutating func chain(_ c: Chain, _ type: nf_tables_msg_types, flags: Int32, verb: String) {
-        message(msg(type), family: c.table.family.nfproto, flags: flags, object: "\(verb) chain \(c.id)") { nlh in
+    private mutating func chain(_ c: Chain, _ type: nf_tables_msg_types, flags: Int32) {
+        message(msg(type), family: c.table.family.nfproto, flags: flags) { nlh in
             guard let obj = nftnl_chain_alloc() else { return }
             defer { nftnl_chain_free(obj) }
             nftnl_chain_set_str(obj, UInt16(NFTNL_CHAIN_TABLE.rawValue), c.table.name)
@@ -158,7 +161,7 @@ struct Encoder: ~Copyable {
         body(obj)
     }
 
-    private mutating func rule(_ r: Rule, flags: Int32, handle: UInt64?, verb: String) {
+    private mutating func rule(_ r: Rule, flags: Int32, handle: UInt64?) {
         // Anonymous sets first: each is created and filled in this batch, then bound by the rule
         // through its batch-local set ID.
         var anonymousIDs: [Int: (name: String, id: UInt32)] = [:]
@@ -170,8 +173,7 @@ struct Encoder: ~Copyable {
             addSet(s, setID: (name, id))
             anonymousIDs[i] = (name, id)
         }
-        let what = "\(verb) chain \(r.chain)" + (r.comment.map { " (\($0))" } ?? "")
-        message(msg(NFT_MSG_NEWRULE), family: r.chain.table.family.nfproto, flags: flags, object: what) { nlh in
+        message(msg(NFT_MSG_NEWRULE), family: r.chain.table.family.nfproto, flags: flags) { nlh in
             Self.withRule(r, includeChain: true, handle: handle) { obj in
                 if let ud = UserData.commentOnly(r.comment) {
                     ud.withUnsafeBytes { _ = nftnl_rule_set_data(obj, UInt16(NFTNL_RULE_USERDATA.rawValue), $0.baseAddress, UInt32($0.count)) }
@@ -201,8 +203,7 @@ struct Encoder: ~Copyable {
         // nft gives every new set a batch-local ID, named or not; do the same.
         let id = setID?.id ?? nextSetID
         if setID == nil { nextSetID += 1 }
-        let object = s.isAnonymous ? "add anonymous set in table \(s.table)" : "add set \(s.table) \(s.name)"
-        message(msg(NFT_MSG_NEWSET), family: s.table.family.nfproto, flags: Int32(NLM_F_CREATE), object: object) { nlh in
+        message(msg(NFT_MSG_NEWSET), family: s.table.family.nfproto, flags: Int32(NLM_F_CREATE), origin: s.isAnonymous ? .anonymousSet : .command) { nlh in
             Self.withSetHeader(s.table, name, setID: id) { obj in
                 nftnl_set_set_u32(obj, UInt16(NFTNL_SET_FLAGS.rawValue), s.flags.rawValue)
                 nftnl_set_set_u32(obj, UInt16(NFTNL_SET_KEY_TYPE.rawValue), s.key.id)
@@ -237,13 +238,13 @@ struct Encoder: ~Copyable {
         }
         if !s.elements.isEmpty {
             elements(s.elements, table: s.table, set: name, setID: setID?.id, type: NFT_MSG_NEWSETELEM,
-                     flags: Int32(NLM_F_CREATE), verb: "add", displayName: s.isAnonymous ? "an anonymous set" : nil)
+                     flags: Int32(NLM_F_CREATE), anonymous: s.isAnonymous)
         }
     }
 
     private mutating func elements(
         _ elements: [SetElement], table t: TableID, set name: String, setID: UInt32?, type: nf_tables_msg_types,
-        flags: Int32, verb: String, displayName: String? = nil
+        flags: Int32, anonymous: Bool = false
     ) {
         var start = 0
         while start < elements.count {
@@ -254,8 +255,7 @@ struct Encoder: ~Copyable {
                 end += 1
             }
             let chunk = elements[start..<end]
-            let object = "\(verb) \(chunk.count) element(s) of \(displayName ?? "set \(t) \(name)")"
-            message(msg(type), family: t.family.nfproto, flags: flags, object: object) { nlh in
+            message(msg(type), family: t.family.nfproto, flags: flags, origin: .elements(start: start, count: chunk.count, ofAnonymousSet: anonymous)) { nlh in
                 Self.withSetHeader(t, name, setID: setID) { obj in
                     for e in chunk {
                         if let el = ElementCodec.make(e) { nftnl_set_elem_add(obj, el) }
@@ -264,6 +264,69 @@ struct Encoder: ~Copyable {
                 }
             }
             start = end
+        }
+    }
+
+    /// What a message was about, recorded per message at almost no cost.
+    enum Origin {
+        case batch
+        case command
+        case anonymousSet
+        case elements(start: Int, count: Int, ofAnonymousSet: Bool)
+        case resolved(command: Int, Origin.Part)
+
+        enum Part {
+            case whole, anonymousSet
+            case elements(start: Int, count: Int, ofAnonymousSet: Bool)
+        }
+
+        func at(_ command: Int) -> Origin {
+            switch self {
+            case .batch, .resolved: self
+            case .command: .resolved(command: command, .whole)
+            case .anonymousSet: .resolved(command: command, .anonymousSet)
+            case .elements(let start, let count, let anon): .resolved(command: command, .elements(start: start, count: count, ofAnonymousSet: anon))
+            }
+        }
+    }
+
+    /// Names the object a message was about, e.g. `add rule to chain ip sluice svc-web (ns/web:http)`.
+    static func describe(_ origin: Origin, in commands: [Transaction.Command]) -> String {
+        guard case .resolved(let index, let part) = origin, index < commands.count else { return "the batch" }
+        let command = commands[index]
+        if case .anonymousSet = part {
+            if case .addRule(let r) = command { return "add anonymous set for a rule in chain \(r.chain)" }
+            return "add anonymous set"
+        }
+        if case .elements(_, let count, let anon) = part {
+            switch command {
+            case .addElements(let t, let name, _): return "add \(count) element(s) of set \(t) \(name)"
+            case .deleteElements(let t, let name, _): return "delete \(count) element(s) of set \(t) \(name)"
+            case .addSet(let s): return "add \(count) element(s) of set \(s.table) \(s.name)"
+            case .addRule(let r), .insertRule(let r), .replaceRule(let r, _):
+                return "add \(count) element(s) of \(anon ? "an anonymous set" : "a set") for a rule in chain \(r.chain)"
+            default: return "elements"
+            }
+        }
+        func withComment(_ r: Rule) -> String { r.comment.map { " (\($0))" } ?? "" }
+        switch command {
+        case .addTable(let t): return "add table \(t.id)"
+        case .createTable(let t): return "create table \(t.id)"
+        case .deleteTable(let id): return "delete table \(id)"
+        case .flushTable(let id): return "flush table \(id)"
+        case .addChain(let c): return "add chain \(c.id)"
+        case .createChain(let c): return "create chain \(c.id)"
+        case .deleteChain(let id): return "delete chain \(id)"
+        case .flushChain(let id): return "flush chain \(id)"
+        case .addRule(let r): return "add rule to chain \(r.chain)" + withComment(r)
+        case .insertRule(let r): return "insert rule into chain \(r.chain)" + withComment(r)
+        case .replaceRule(let r, let h): return "replace rule \(h) in chain \(r.chain)" + withComment(r)
+        case .deleteRule(let id, let h): return "delete rule \(h) from chain \(id)"
+        case .addSet(let s): return "add set \(s.table) \(s.name)"
+        case .deleteSet(let t, let n): return "delete set \(t) \(n)"
+        case .flushSet(let t, let n): return "flush set \(t) \(n)"
+        case .addElements(let t, let n, _): return "add elements of set \(t) \(n)"
+        case .deleteElements(let t, let n, _): return "delete elements of set \(t) \(n)"
         }
     }
 
