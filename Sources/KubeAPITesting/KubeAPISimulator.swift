@@ -53,6 +53,7 @@ public final class KubeAPISimulator: Sendable {
         var watchDrops: [Int] = []
         var streamShape = WatchStreamShape()
         var holdWatchEvents = false
+        var expireNextContinueToken = false
         var requests: [RecordedRequest] = []
         var expiredWatch: ExpiredWatchResponse
 
@@ -352,6 +353,12 @@ public final class KubeAPISimulator: Sendable {
     /// Invalidates every continue token handed out so far.
     public func expireContinueTokens() {
         state.withLock { $0.snapshots.removeAll() }
+    }
+
+    /// The next request that presents a continue token finds it expired (410), as if
+    /// etcd had compacted between two pages.
+    public func expireNextContinueToken() {
+        state.withLock { $0.expireNextContinueToken = true }
     }
 
     /// Sends a BOOKMARK now on every watch that allows them.

@@ -30,7 +30,7 @@ extension KubeAPISimulator {
             case .body(let status, _, _): Int(status.code)
             case .watch: 200
             }
-            s.requests.append(RecordedRequest(method: method.rawValue, path: path, query: query, user: user, status: code))
+            s.requests.append(RecordedRequest(method: method.rawValue, path: path, query: query, user: user, status: code, at: ContinuousClock.now))
             return response
         }
     }
@@ -112,6 +112,10 @@ extension KubeAPISimulator {
         var snapshotID: Int
         var offset = 0
         if let token = query["continue"], !token.isEmpty {
+            if s.expireNextContinueToken {
+                s.expireNextContinueToken = false
+                s.snapshots.removeAll()
+            }
             guard let (id, off, rv) = Self.decodeContinue(token) else {
                 return Self.status(Status(message: "continue key is not valid", reason: "BadRequest", code: 400))
             }

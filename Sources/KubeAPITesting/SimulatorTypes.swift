@@ -8,6 +8,8 @@ public struct RecordedRequest: Sendable, Hashable {
     public var query: [String: String]
     public var user: String?
     public var status: Int
+    /// When the simulator answered.
+    public var at: ContinuousClock.Instant
     public var isWatch: Bool { query["watch"] == "true" || query["watch"] == "1" }
 }
 
