@@ -103,10 +103,11 @@ extension KubeAPISimulator {
         if isWatch {
             return watch(&s, d, namespace: target.namespace, labels: labels, fields: fields, query: query, sink: sink)
         }
-        return list(&s, d, namespace: target.namespace, labels: labels, fields: fields, query: query)
+        let table = TablePrinter.wantsTable(headers.first(name: "Accept"))
+        return list(&s, d, namespace: target.namespace, labels: labels, fields: fields, query: query, table: table)
     }
 
-    private func list(_ s: inout State, _ d: ResourceDescriptor, namespace: String?, labels: LabelSelector?, fields: FieldSelector?, query: [String: String]) -> SimResponse {
+    private func list(_ s: inout State, _ d: ResourceDescriptor, namespace: String?, labels: LabelSelector?, fields: FieldSelector?, query: [String: String], table: Bool) -> SimResponse {
         let limit = query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
         var snapshot: Snapshot
         var snapshotID: Int
@@ -151,7 +152,10 @@ extension KubeAPISimulator {
         } else {
             s.snapshots[snapshotID] = nil
         }
-        return .body(.ok, [("Content-Type", "application/json")], Wire.list(d, rv: snapshot.resourceVersion, continueToken: token, remaining: remaining, items: page))
+        let body = table
+            ? TablePrinter.table(d, items: page, rv: snapshot.resourceVersion, continueToken: token, remaining: remaining)
+            : Wire.list(d, rv: snapshot.resourceVersion, continueToken: token, remaining: remaining, items: page)
+        return .body(.ok, [("Content-Type", "application/json")], body)
     }
 
     private func watch(_ s: inout State, _ d: ResourceDescriptor, namespace: String?, labels: LabelSelector?, fields: FieldSelector?, query: [String: String], sink: WatchSink) -> SimResponse {

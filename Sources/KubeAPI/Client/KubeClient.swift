@@ -78,7 +78,9 @@ public final class KubeClient: Sendable {
     private let maxListBytes = 512 << 20
     private static let silent = Logger(label: "sluice.kubeapi.http", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    public init(config: ClusterConfig, logger: Logger) throws {
+    /// - Parameter connectTimeout: how long to keep trying to connect (and to complete TLS)
+    ///   before a request fails.
+    public init(config: ClusterConfig, logger: Logger, connectTimeout: Duration = .seconds(10)) throws {
         self.config = config
         self.logger = logger
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -105,7 +107,7 @@ public final class KubeClient: Sendable {
             }
         }
         var httpConfig = HTTPClient.Configuration(tlsConfiguration: tls)
-        httpConfig.timeout = .init(connect: .seconds(10), read: nil)
+        httpConfig.timeout = .init(connect: .milliseconds(Int64(connectTimeout / .milliseconds(1))), read: nil)
         httpConfig.decompression = .disabled
         // AsyncHTTPClient's own logs stay off: they would carry request headers at trace level.
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig, backgroundActivityLogger: Self.silent)
