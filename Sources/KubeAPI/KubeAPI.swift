@@ -1,1 +1,0 @@
-// The Kubernetes API client: configuration, models, list+watch reflectors.

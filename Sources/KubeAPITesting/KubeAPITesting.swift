@@ -1,2 +1,0 @@
-// A Kubernetes API server simulator for tests and benchmarks.
-import KubeAPI
