@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "KubeAPI", targets: ["KubeAPI"]),
         .library(name: "KubeAPITesting", targets: ["KubeAPITesting"]),
         .library(name: "SluiceTestSupport", targets: ["SluiceTestSupport"]),
+        .library(name: "ProxyCore", targets: ["ProxyCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -77,6 +78,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Pure: Kubernetes objects → service ports and categorised endpoints; change tracking.
+        .target(name: "ProxyCore", dependencies: ["KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
 
@@ -96,6 +100,7 @@ let package = Package(
             dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeAPITests",
             dependencies: ["KubeAPI", "KubeAPITesting", "SluiceTestSupport"],
