@@ -81,6 +81,9 @@ let package = Package(
         // Pure: Kubernetes objects → service ports and categorised endpoints; change tracking.
         .target(name: "ProxyCore", dependencies: ["KubeAPI", "NFTables"], swiftSettings: swiftSettings),
 
+        // ProxyCore state → the nftables layout; incremental planner.
+        .target(name: "Proxier", dependencies: ["ProxyCore", "NFTables", "Netfilter"], swiftSettings: swiftSettings),
+
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
 
@@ -98,6 +101,11 @@ let package = Package(
         .testTarget(
             name: "NetfilterTests",
             dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProxierTests",
+            dependencies: ["Proxier", "ProxyCore", "NFTables", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI"], swiftSettings: swiftSettings),

@@ -87,8 +87,8 @@ enum Typeof {
     static let payloadFields: [(base: PayloadBase, offset: UInt32, length: UInt32, desc: UInt32, field: UInt32, type: DataType)] = [
         (.network, 12, 4, 12, 11, .ipv4Address),   // ip saddr
         (.network, 16, 4, 12, 12, .ipv4Address),   // ip daddr
-        (.network, 8, 16, 13, 7, .ipv6Address),    // ip6 saddr
-        (.network, 24, 16, 13, 8, .ipv6Address),   // ip6 daddr
+        (.network, 8, 16, 13, 8, .ipv6Address),    // ip6 saddr
+        (.network, 24, 16, 13, 9, .ipv6Address),   // ip6 daddr
         (.transport, 0, 2, 11, 1, .inetService),   // th sport
         (.transport, 2, 2, 11, 2, .inetService),   // th dport
     ]

@@ -1,0 +1,4 @@
+import NFTables
+import Netfilter
+
+extension NFTablesConnection: RulesetBackend {}

@@ -1,0 +1,92 @@
+import NFTables
+import ProxyCore
+
+/// Options that shape every Service's elements, from the node's configuration.
+public struct ProxierOptions: Hashable, Sendable {
+    public var clusterCIDRs: [IPPrefix]
+    public var masqueradeAll: Bool
+    public var masqueradeMark: UInt32
+    /// NodePorts answer only on these addresses; empty: on every local address (`fib daddr type local`).
+    public var nodePortAddresses: [IPAddress]
+
+    public init(clusterCIDRs: [IPPrefix] = [], masqueradeAll: Bool = false, masqueradeMark: UInt32 = 0x4000,
+                nodePortAddresses: [IPAddress] = []) {
+        self.clusterCIDRs = clusterCIDRs
+        self.masqueradeAll = masqueradeAll
+        self.masqueradeMark = masqueradeMark
+        self.nodePortAddresses = nodePortAddresses
+    }
+
+    public init(_ node: NodeContext) {
+        self.init(clusterCIDRs: node.clusterCIDRs, masqueradeAll: node.masqueradeAll, masqueradeMark: node.masqueradeMark,
+                  nodePortAddresses: node.nodePortAddresses)
+    }
+
+    func clusterCIDRs(_ family: IPFamily) -> [IPPrefix] { clusterCIDRs.filter { $0.address.family == family.nftFamily } }
+}
+
+/// One element a service port needs in one of the layout's sets.
+struct ElementRef: Hashable, Sendable {
+    var family: IPFamily
+    var set: String
+    var key: [UInt8]
+}
+
+/// What one service port puts into the kernel: map elements and the class chains they jump to.
+struct Contribution: Hashable, Sendable {
+    var elements: [ElementRef: SetElement] = [:]
+    var classChains: Set<Layout.ClassChain> = []
+
+    static let empty = Contribution()
+
+    /// The elements and class chains for `port`, as the layout lays them out.
+    init(_ port: ServicePortInfo, options: ProxierOptions) {
+        let fam = port.family
+        let comment = String(port.name.description.utf8.prefix(maxCommentLength)) ?? port.name.description
+        let proto = Value.proto(port.name.protocol.number)
+        let portValue = Value.port(port.port)
+        let mark: Layout.Masquerade = options.masqueradeAll ? .always : (options.clusterCIDRs(fam).isEmpty ? .none : .outsideCluster)
+        let externalMark: Layout.Masquerade = port.externalPolicyLocal && !options.masqueradeAll ? .none : .always
+
+        /// A frontend keyed by `key` in `dispatch`, its backends in `backendsSet` keyed by `key . slot`.
+        func frontend(key: [Value], dispatch: String, backendsSet: String, noEndpoints: String,
+                      endpoints: [Endpoint], nodePort: Bool, masquerade: Layout.Masquerade) {
+            let slots = Slots.assign(endpoints)
+            if slots.isEmpty {
+                // kube-proxy: no endpoints at all → reject; endpoints, but none for this traffic → drop.
+                let verdict: Verdict = port.hasEndpoints ? .drop : .goto(Layout.rejectChain)
+                add(noEndpoints, SetElement(key, verdict: verdict, comment: comment))
+                return
+            }
+            let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade)
+            classChains.insert(chain)
+            add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))
+            for (slot, index) in slots.enumerated() {
+                let ep = endpoints[index]
+                add(backendsSet, SetElement(key + [.u32(UInt32(slot))], value: [ep.address.value, .port(ep.port)], comment: comment))
+            }
+            for ep in endpoints where ep.weight > 0 {
+                add(Layout.hairpin, SetElement([ep.address.value, ep.address.value]))
+            }
+        }
+
+        func add(_ set: String, _ element: SetElement) {
+            elements[ElementRef(family: fam, set: set, key: element.key)] = element
+        }
+
+        if let clusterIP = port.clusterIP {
+            frontend(key: [clusterIP.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
+                     noEndpoints: Layout.noEndpointServices, endpoints: port.clusterEndpoints, nodePort: false, masquerade: mark)
+        }
+        for ip in port.externalIPs + port.loadBalancerIPs where ip.family == fam.nftFamily {
+            frontend(key: [ip.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
+                     noEndpoints: Layout.noEndpointServices, endpoints: port.externalEndpoints, nodePort: false, masquerade: externalMark)
+        }
+        if let nodePort = port.nodePort {
+            frontend(key: [proto, .port(nodePort)], dispatch: Layout.serviceNodePorts, backendsSet: Layout.nodePortBackends,
+                     noEndpoints: Layout.noEndpointNodePorts, endpoints: port.externalEndpoints, nodePort: true, masquerade: externalMark)
+        }
+    }
+
+    private init() {}
+}

@@ -1,0 +1,81 @@
+import NFTables
+import ProxyCore
+
+/// The kernel layout of Sluice's nftables backend, and why.
+///
+/// Every Service port lives in map elements only; rules and chains are fixed (a handful of
+/// "class" chains, one per selection shape, shared by all Services of that shape):
+///
+/// ```
+/// nat-prerouting / nat-output ─► services:
+///     ip daddr . meta l4proto . th dport vmap @service-ips            (ClusterIP, external, LB IPs)
+///     fib daddr type local meta l4proto . th dport vmap @service-nodeports
+/// service-ips element  ─► goto lb-K / lbm-K / lbc-K       (K = selection slots of that port)
+/// lb-K:  dnat ip to ip daddr . meta l4proto . th dport . numgen random mod K map @backends
+/// np-K:  dnat ip to meta l4proto . th dport . numgen random mod K map @nodeport-backends
+/// lbm-K / npm-K: mark for masquerade, then the same dnat; lbc-K: mark unless from the cluster CIDR
+/// filter-prerouting / filter-output: daddr . l4proto . dport vmap @no-endpoint-services (reject | drop)
+/// nat-postrouting: hairpin (ct status dnat, saddr . daddr in @hairpin) and marked packets masquerade
+/// ```
+///
+/// Why (DESIGN.md's kernel facts, and `sluice-bench layouts`, run side by side):
+/// - a set per Service is quadratic to create and to reference; here there is none;
+/// - a verdict map bound by many rules is quadratic; @service-ips is bound by one rule;
+/// - any rule with dnat or a jump added at run time makes the commit re-validate the whole
+///   table (0.12 s per change at 100k Services for a chain per Service). Here an endpoint
+///   change is a delete + add of map elements only, and a new class chain appears only the
+///   first time some Service has that many slots;
+/// - a packet does two map lookups (dispatch, backend) whatever the number of Services.
+/// Weights become slots: each endpoint gets a number of the K slots in proportion to its weight.
+public enum Layout {
+    public static let tableName = "sluice"
+
+    public static func table(_ family: IPFamily) -> TableID { TableID(family.nftFamily, tableName) }
+
+    // Maps and sets.
+    public static let serviceIPs = "service-ips"
+    public static let serviceNodePorts = "service-nodeports"
+    public static let backends = "backends"
+    public static let nodePortBackends = "nodeport-backends"
+    public static let noEndpointServices = "no-endpoint-services"
+    public static let noEndpointNodePorts = "no-endpoint-nodeports"
+    public static let hairpin = "hairpin"
+    public static let nodePortIPs = "nodeport-ips"
+
+    // Fixed chains.
+    public static let services = "services"
+    public static let masquerading = "masquerading"
+    public static let rejectChain = "reject-chain"
+
+    /// How a frontend's traffic is treated before dnat.
+    public enum Masquerade: Hashable, Sendable {
+        /// No mark: eTP Local external traffic, or cluster traffic without cluster-CIDR detection.
+        case none
+        /// Always mark (external traffic with eTP Cluster, or masquerade-all).
+        case always
+        /// Mark unless the source is in the cluster CIDRs (ClusterIP traffic).
+        case outsideCluster
+    }
+
+    /// A class chain: the dnat rule shared by every frontend with `slots` slots and this treatment.
+    public struct ClassChain: Hashable, Sendable, Comparable {
+        public var nodePort: Bool
+        public var slots: Int
+        public var masquerade: Masquerade
+
+        public var name: String {
+            let base = nodePort ? "np" : "lb"
+            switch masquerade {
+            case .none: return "\(base)-\(slots)"
+            case .always: return "\(base)m-\(slots)"
+            case .outsideCluster: return "\(base)c-\(slots)"
+            }
+        }
+
+        public static func < (a: ClassChain, b: ClassChain) -> Bool { a.name < b.name }
+    }
+
+    static func keyTypes(_ family: IPFamily) -> TypeList { [.address(family.nftFamily), .inetProto, .inetService] }
+    static func daddr(_ family: IPFamily) -> Key { .daddr(family.nftFamily) }
+    static func saddr(_ family: IPFamily) -> Key { .saddr(family.nftFamily) }
+}

@@ -1,0 +1,161 @@
+import NFTables
+import ProxyCore
+
+/// Where the proxier sends its transactions: the kernel (through `Netfilter`), or a fake.
+public protocol RulesetBackend {
+    func apply(_ transaction: Transaction) throws
+    func ruleset(tables: Set<TableID>?) throws -> Ruleset
+}
+
+/// The nftables proxier: renders service ports into the layout (see `Layout`) and keeps, per
+/// service port, what it contributed, so that a change to one Service becomes a transaction
+/// about that Service alone: element deletes and adds, and a class chain the first time a
+/// slot count appears. Not thread-safe: the agent's sync loop owns it.
+public struct NFTProxier: Sendable {
+    public let families: [IPFamily]
+    public let options: ProxierOptions
+
+    private var contributions: [ServicePortKey: Contribution] = [:]
+    /// Every element in the kernel, with how many service ports want it (hairpin entries are
+    /// shared) and the data it was written with.
+    private var elements: [ElementRef: (element: SetElement, count: Int)] = [:]
+    private var classChains: [IPFamily: [Layout.ClassChain: Int]] = [:]
+    /// Class chains no service port uses any more; deleted by the next sync, once no element
+    /// in the kernel jumps to them.
+    private var unusedChains: Set<ChainID> = []
+
+    public init(families: [IPFamily] = [.v4, .v6], options: ProxierOptions = ProxierOptions()) {
+        self.families = families
+        self.options = options
+    }
+
+    public var tableIDs: Set<TableID> { Set(families.map(Layout.table)) }
+
+    /// The whole desired ruleset for these service ports (for a full sync or `sluice diff`).
+    public static func desiredRuleset(_ ports: [ServicePortInfo], families: [IPFamily], options: ProxierOptions) -> Ruleset {
+        var p = NFTProxier(families: families, options: options)
+        _ = p.update(ports.map { ($0.key, $0) })
+        return p.currentRuleset
+    }
+
+    /// What this proxier believes the kernel holds.
+    public var currentRuleset: Ruleset {
+        var r = Ruleset(tables: Skeleton.tables(families))
+        for fam in families {
+            r.chains += Skeleton.chains(fam)
+            var sets = Skeleton.sets(fam, options: options)
+            for i in sets.indices {
+                sets[i].elements += elements.filter { $0.key.family == fam && $0.key.set == sets[i].name }.map(\.value.element)
+            }
+            r.sets += sets
+            r.rules += Skeleton.rules(fam, options: options)
+            for cc in (classChains[fam] ?? [:]).keys.sorted() {
+                let (chain, rules) = Skeleton.classChain(cc, fam, options: options)
+                r.chains.append(chain)
+                r.rules += rules
+            }
+        }
+        return r
+    }
+
+    /// Records the new state of the given service ports (nil: removed) and returns the
+    /// transaction that takes the kernel there, sized by what changed.
+    public mutating func update(_ changes: [(ServicePortKey, ServicePortInfo?)]) -> Transaction {
+        var t = Transaction()
+        // Chains left unused by the previous sync: nothing refers to them any more.
+        for id in unusedChains.sorted() { t.append(.deleteChain(id)) }
+        unusedChains = []
+
+        var deletes: [ElementRef: SetElement] = [:]
+        var adds: [ElementRef: SetElement] = [:]
+        var newChains: [(IPFamily, Layout.ClassChain)] = []
+        for (key, info) in changes {
+            guard families.contains(key.family) else { continue }
+            let old = contributions[key] ?? .empty
+            let new = info.map { Contribution($0, options: options) } ?? .empty
+            if old == new { continue }
+            contributions[key] = info == nil ? nil : new
+            for cc in new.classChains.subtracting(old.classChains) {
+                let n = classChains[key.family, default: [:]][cc, default: 0]
+                if n == 0 { newChains.append((key.family, cc)) }
+                classChains[key.family, default: [:]][cc] = n + 1
+            }
+            for cc in old.classChains.subtracting(new.classChains) {
+                let n = (classChains[key.family]?[cc] ?? 1) - 1
+                classChains[key.family]?[cc] = n == 0 ? nil : n
+                if n == 0 { unusedChains.insert(ChainID(Layout.table(key.family), cc.name)) }
+            }
+            for (ref, el) in old.elements where new.elements[ref] != el {
+                guard var entry = elements[ref] else { continue }
+                entry.count -= 1
+                if entry.count == 0 {
+                    elements[ref] = nil
+                    deletes[ref] = entry.element
+                    adds[ref] = nil
+                } else {
+                    elements[ref] = entry
+                }
+            }
+            for (ref, el) in new.elements where old.elements[ref] != el {
+                if var entry = elements[ref] {
+                    // Another service port owns this key (a shared hairpin entry, or a
+                    // conflicting frontend: the first owner keeps it).
+                    entry.count += 1
+                    elements[ref] = entry
+                } else {
+                    elements[ref] = (el, 1)
+                    if let gone = deletes[ref], gone == el {
+                        deletes[ref] = nil
+                    } else {
+                        adds[ref] = el
+                    }
+                }
+            }
+        }
+        // A chain that became unused and used again in this same sync stays.
+        for (fam, cc) in newChains { unusedChains.remove(ChainID(Layout.table(fam), cc.name)) }
+        let revived = newChains.filter { !unusedChains.contains(ChainID(Layout.table($0.0), $0.1.name)) }
+        for (fam, cc) in revived.sorted(by: { ($0.0.rawValue, $0.1) < ($1.0.rawValue, $1.1) }) {
+            let (chain, rules) = Skeleton.classChain(cc, fam, options: options)
+            t.add(chain)
+            for r in rules { t.add(r) }
+        }
+        // Deletes before adds: a changed element is deleted and re-added in the same batch.
+        for (fam, set, els) in grouped(deletes) { t.delete(els, from: set, in: Layout.table(fam)) }
+        for (fam, set, els) in grouped(adds) { t.add(els, to: set, in: Layout.table(fam)) }
+        return t
+    }
+
+    private func grouped(_ m: [ElementRef: SetElement]) -> [(IPFamily, String, [SetElement])] {
+        var by: [String: (IPFamily, String, [SetElement])] = [:]
+        for (ref, el) in m {
+            by["\(ref.family.rawValue)/\(ref.set)", default: (ref.family, ref.set, [])].2.append(el)
+        }
+        return by.keys.sorted().compactMap { k in
+            by[k].map { ($0.0, $0.1, $0.2.sorted { $0.key.lexicographicallyPrecedes($1.key) }) }
+        }
+    }
+
+    /// Full sync: forgets what it knew, takes `ports` as the whole desired state, and returns the
+    /// transaction that turns what the kernel holds (`live`, read back) into exactly that.
+    public mutating func fullSync(_ ports: [ServicePortInfo], live: Ruleset) -> Transaction {
+        reset()
+        _ = update(ports.map { ($0.key, $0) })
+        unusedChains = []
+        return Ruleset.diff(from: live.restricted(to: tableIDs), to: currentRuleset)
+    }
+
+    /// Forgets everything: the next `update` with all ports, after a full sync, starts afresh.
+    public mutating func reset() {
+        contributions = [:]
+        elements = [:]
+        classChains = [:]
+        unusedChains = []
+    }
+}
+
+/// Full sync: the transaction that turns what the kernel holds into exactly the desired
+/// ruleset (used at start-up, after a failure, and by `sluice apply` / `sluice diff`).
+public func fullSyncTransaction(live: Ruleset, desired: Ruleset) -> Transaction {
+    Ruleset.diff(from: live, to: desired)
+}

@@ -1,0 +1,110 @@
+import NFTables
+import ProxyCore
+
+/// The fixed part of the layout: tables, maps, base chains and their rules, and class chains.
+enum Skeleton {
+    static func tables(_ families: [IPFamily]) -> [Table] {
+        families.map { Table($0.nftFamily, Layout.tableName, comment: "Sluice: Kubernetes Services; managed, do not edit") }
+    }
+
+    static func sets(_ family: IPFamily, options: ProxierOptions) -> [NFSet] {
+        let t = Layout.table(family)
+        let keyTypes = Layout.keyTypes(family)
+        let daddr = Layout.daddr(family)
+        var sets = [
+            NFSet(t, Layout.serviceIPs, key: keyTypes, data: .verdict, comment: "ClusterIPs, external and load-balancer IPs"),
+            NFSet(t, Layout.serviceNodePorts, key: [.inetProto, .inetService], data: .verdict, comment: "NodePorts"),
+            NFSet(t, Layout.backends, typeof: [daddr, .l4proto, .thDport, .numgenRandom(modulus: UInt32(Slots.maximum))],
+                  dataTypeof: [daddr, .thDport], comment: "service address . protocol . port . slot : endpoint"),
+            NFSet(t, Layout.nodePortBackends, typeof: [.l4proto, .thDport, .numgenRandom(modulus: UInt32(Slots.maximum))],
+                  dataTypeof: [daddr, .thDport], comment: "protocol . node port . slot : endpoint"),
+            NFSet(t, Layout.noEndpointServices, key: keyTypes, data: .verdict, comment: "Services without usable endpoints"),
+            NFSet(t, Layout.noEndpointNodePorts, key: [.inetProto, .inetService], data: .verdict, comment: "NodePorts without usable endpoints"),
+            NFSet(t, Layout.hairpin, key: [.address(family.nftFamily), .address(family.nftFamily)], comment: "endpoint . endpoint: hairpin traffic"),
+        ]
+        let npAddresses = options.nodePortAddresses.filter { $0.family == family.nftFamily }
+        if !npAddresses.isEmpty {
+            sets.append(NFSet(t, Layout.nodePortIPs, key: [.address(family.nftFamily)], comment: "addresses NodePorts answer on",
+                              elements: npAddresses.sorted().map { SetElement([$0.value]) }))
+        }
+        return sets
+    }
+
+    static func chains(_ family: IPFamily) -> [Chain] {
+        let t = Layout.table(family)
+        return [
+            Chain(t, "nat-prerouting", base: BaseChain(type: .nat, hook: .prerouting, priority: BaseChain.dstnat)),
+            Chain(t, "nat-output", base: BaseChain(type: .nat, hook: .output, priority: BaseChain.dstnat)),
+            Chain(t, "nat-postrouting", base: BaseChain(type: .nat, hook: .postrouting, priority: BaseChain.srcnat)),
+            Chain(t, "filter-prerouting", base: BaseChain(type: .filter, hook: .prerouting, priority: BaseChain.dstnat - 10)),
+            Chain(t, "filter-output", base: BaseChain(type: .filter, hook: .output, priority: BaseChain.dstnat - 10)),
+            Chain(t, Layout.services, comment: "dispatch: one lookup per packet"),
+            Chain(t, Layout.masquerading),
+            Chain(t, Layout.rejectChain),
+            Chain(t, "no-endpoints", comment: "reject or drop traffic to Services without usable endpoints"),
+        ]
+    }
+
+    /// The NodePort guard: the configured addresses, or any local address.
+    static func nodePortGuard(_ family: IPFamily, options: ProxierOptions) -> [Expression] {
+        let hasAddresses = options.nodePortAddresses.contains { $0.family == family.nftFamily }
+        return hasAddresses
+            ? Match.inSet([Layout.daddr(family)], .named(Layout.nodePortIPs))
+            : Match.fibDaddrType(.local)
+    }
+
+    static func rules(_ family: IPFamily, options: ProxierOptions) -> [Rule] {
+        let t = Layout.table(family)
+        let c = { (n: String) in ChainID(t, n) }
+        let daddr = Layout.daddr(family)
+        let npGuard = nodePortGuard(family, options: options)
+        let mark = options.masqueradeMark
+        return [
+            Rule(c("nat-prerouting"), [.verdict(.jump(Layout.services))]),
+            Rule(c("nat-output"), [.verdict(.jump(Layout.services))]),
+            Rule(c("nat-postrouting"), [.verdict(.jump(Layout.masquerading))]),
+            Rule(c("filter-prerouting"), [.verdict(.jump("no-endpoints"))]),
+            Rule(c("filter-output"), [.verdict(.jump("no-endpoints"))]),
+            Rule(c(Layout.services), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPs))),
+            Rule(c(Layout.services), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePorts))),
+            Rule(c("no-endpoints"), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.noEndpointServices))),
+            Rule(c("no-endpoints"), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.noEndpointNodePorts))),
+            Rule(c(Layout.rejectChain), Statement.reject(family.nftFamily)),
+            // A pod reaching itself through its Service must see the node as the source, or its
+            // reply would bypass the dnat. After dnat, source equal to destination means hairpin.
+            Rule(c(Layout.masquerading), Match.inSet([Layout.saddr(family), daddr], .named(Layout.hairpin))
+                 + Statement.masquerade(fullyRandom: true), comment: "hairpin"),
+            Rule(c(Layout.masquerading), Match.markBits(mark) + Statement.masquerade(fullyRandom: true)),
+        ]
+    }
+
+    /// A class chain and its rules: the dnat (with a mark first when it masquerades).
+    static func classChain(_ cc: Layout.ClassChain, _ family: IPFamily, options: ProxierOptions) -> (Chain, [Rule]) {
+        let t = Layout.table(family)
+        let id = ChainID(t, cc.name)
+        let daddr = Layout.daddr(family)
+        let keys: [Key] = cc.nodePort
+            ? [.l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
+            : [daddr, .l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
+        let dnat = Statement.dnatMap(family.nftFamily, keys, .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends))
+        let mark = Statement.setMarkBits(options.masqueradeMark)
+        var rules: [Rule] = []
+        switch cc.masquerade {
+        case .none:
+            rules = [Rule(id, dnat)]
+        case .always:
+            rules = [Rule(id, mark + dnat)]
+        case .outsideCluster:
+            let cidrs = options.clusterCIDRs(family)
+            if cidrs.count == 1 {
+                rules.append(Rule(id, Match.prefix(Layout.saddr(family), cidrs[0], .neq) + mark))
+            } else {
+                let set = NFSet.anonymous(t, key: [.address(family.nftFamily)], interval: true, elements: SetElement.intervals(
+                    cidrs.map { (start: $0.address.bytes, end: $0.end, data: nil) }))
+                rules.append(Rule(id, Match.inSet([Layout.saddr(family)], .anonymous(set), invert: true) + mark))
+            }
+            rules.append(Rule(id, dnat))
+        }
+        return (Chain(t, cc.name, comment: "\(cc.slots) slot(s)"), rules)
+    }
+}

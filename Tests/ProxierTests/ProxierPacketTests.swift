@@ -1,0 +1,140 @@
+import NFTables
+import Netfilter
+import Proxier
+import ProxyCore
+import SluiceTestSupport
+import Testing
+
+/// Service ports as ProxyCore hands them to the proxier, over the rig's addresses.
+enum Services {
+    static func ip(_ s: String) -> IPAddress { IPAddress(s)! }
+    static func ep(_ s: String, _ port: UInt16 = 8080, weight: UInt16 = 1) -> Endpoint {
+        Endpoint(address: ip(s), port: port, isLocal: true, weight: weight)
+    }
+    static func name(_ n: String) -> ServicePortName { ServicePortName(namespace: "default", name: n, port: "http", protocol: .tcp) }
+
+    static let web = ServicePortInfo(
+        name: name("web"), family: .v4, clusterIP: ip("10.96.0.10"), port: 80, nodePort: 30080, externalIPs: [ip("192.168.50.1")],
+        clusterEndpoints: [ep("10.1.0.2"), ep("10.1.0.3")], externalEndpoints: [ep("10.1.0.2"), ep("10.1.0.3")], hasEndpoints: true)
+    static let local = ServicePortInfo(
+        name: name("local"), family: .v4, clusterIP: ip("10.96.0.11"), port: 80, nodePort: 30081, externalPolicyLocal: true,
+        clusterEndpoints: [ep("10.1.0.4")], externalEndpoints: [], hasEndpoints: true)
+    static let empty = ServicePortInfo(name: name("empty"), family: .v4, clusterIP: ip("10.96.0.12"), port: 80, nodePort: 30082)
+    static let canary = ServicePortInfo(
+        name: name("canary"), family: .v4, clusterIP: ip("10.96.0.13"), port: 80,
+        clusterEndpoints: [ep("10.1.0.5", weight: 3), ep("10.1.0.6", weight: 1)], hasEndpoints: true)
+    static let selfService = ServicePortInfo(
+        name: name("self"), family: .v4, clusterIP: ip("10.96.0.14"), port: 80,
+        clusterEndpoints: [ep("10.1.0.2", 8443)], hasEndpoints: true)
+    static let web6 = ServicePortInfo(
+        name: name("web"), family: .v6, clusterIP: ip("fd02::10"), port: 80,
+        clusterEndpoints: [ep("fd01::2"), ep("fd01::3")], hasEndpoints: true)
+
+    static let all = [web, local, empty, canary, selfService, web6]
+    static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!])
+}
+
+@Suite("Proxier: Kubernetes Service semantics on real packets", .serialized)
+struct ProxierPacketTests {
+    /// One rig for the table of cases: building it costs more than the cases.
+    @Test("each frontend lands where kube-proxy would send it, masqueraded or not")
+    func packetFlows() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        var proxier = NFTProxier(options: Services.options)
+        try rig.node.enter {
+            let conn = try NFTablesConnection()
+            try conn.apply(proxier.fullSync(Services.all, live: try conn.ruleset(tables: proxier.tableIDs)))
+        }
+
+        // (from, address, port, count, the exact set of answers expected)
+        let cases: [(String, NetworkNamespace, String, Int, Int, Set<String>)] = [
+            ("ClusterIP from outside the cluster CIDR: both endpoints, masqueraded",
+             rig.client, "10.96.0.10", 80, 30, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
+            ("ClusterIP from a pod: both endpoints, source kept",
+             rig.podClient, "10.96.0.10", 80, 30, ["10.1.0.2:8080 10.1.1.2", "10.1.0.3:8080 10.1.1.2"]),
+            ("NodePort on the node IP, eTP Cluster: masqueraded",
+             rig.client, "10.0.0.1", 30080, 20, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
+            ("NodePort on the node's other IP",
+             rig.podClient, "10.1.1.1", 30080, 20, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
+            ("externalIP, eTP Cluster: masqueraded",
+             rig.client, "192.168.50.1", 80, 20, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
+            ("eTP Local without local endpoints: NodePort drops", rig.client, "10.0.0.1", 30081, 1, ["TIMEOUT"]),
+            ("eTP Local without local endpoints: ClusterIP still serves",
+             rig.client, "10.96.0.11", 80, 3, ["10.1.0.4:8080 10.1.0.1"]),
+            ("no endpoints: ClusterIP rejects", rig.client, "10.96.0.12", 80, 1, ["REFUSED"]),
+            ("no endpoints: NodePort rejects", rig.client, "10.0.0.1", 30082, 1, ["REFUSED"]),
+            ("a pod reaching itself through its Service is masqueraded (hairpin)",
+             rig.pods, "10.96.0.14", 80, 3, ["10.1.0.2:8443 10.1.0.1"]),
+            ("ClusterIP from the node itself", rig.node, "10.96.0.10", 80, 20, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
+            ("IPv6 ClusterIP from outside: masqueraded", rig.client, "fd02::10", 80, 20, ["fd01::2:8080 fd01::1", "fd01::3:8080 fd01::1"]),
+            ("an address no Service has: untouched", rig.client, "10.96.0.99", 80, 1, ["TIMEOUT"]),
+        ]
+        for (what, from, address, port, count, expected) in cases {
+            let answers = try rig.connect(from: from, to: address, port: port, count: count, timeout: 0.7)
+            #expect(answers.count == count, "\(what)")
+            #expect(Set(answers) == expected, "\(what)")
+        }
+
+        // Weights 3:1 become 4 slots, 3 for the first endpoint.
+        let weighted = try rig.connect(from: rig.podClient, to: "10.96.0.13", port: 80, count: 200, timeout: 1)
+        let first5 = weighted.filter { $0 == "10.1.0.5:8080 10.1.1.2" }.count
+        let first6 = weighted.filter { $0 == "10.1.0.6:8080 10.1.1.2" }.count
+        #expect(first5 + first6 == 200)
+        #expect((120...180).contains(first5), "3:1 split gave \(first5):\(first6)")
+    }
+
+    @Test("an endpoint change is map elements only, and traffic follows it")
+    func endpointChange() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        var proxier = NFTProxier(families: [.v4], options: Services.options)
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        try conn.apply(proxier.fullSync([Services.web], live: Ruleset()))
+        #expect(Set(try rig.connect(from: rig.podClient, to: "10.96.0.10", port: 80, count: 20))
+                == ["10.1.0.2:8080 10.1.1.2", "10.1.0.3:8080 10.1.1.2"])
+
+        var changed = Services.web
+        changed.clusterEndpoints = [Services.ep("10.1.0.2"), Services.ep("10.1.0.7")]
+        let t = proxier.update([(changed.key, changed)])
+        for c in t.commands {
+            switch c {
+            case .addElements, .deleteElements: break
+            default: Issue.record("an endpoint change sent \(c)")
+            }
+        }
+        try conn.apply(t)
+        #expect(Set(try rig.connect(from: rig.podClient, to: "10.96.0.10", port: 80, count: 20))
+                == ["10.1.0.2:8080 10.1.1.2", "10.1.0.7:8080 10.1.1.2"])
+        // What the proxier believes is what the kernel holds.
+        #expect(try conn.ruleset(tables: proxier.tableIDs).normalized == proxier.currentRuleset.normalized)
+
+        // Removing the Service leaves the skeleton only; its class chain goes on the next sync.
+        try conn.apply(proxier.update([(changed.key, nil)]))
+        #expect(try rig.connect(from: rig.podClient, to: "10.96.0.10", port: 80) == ["TIMEOUT"])
+        try conn.apply(proxier.update([]))
+        #expect(try conn.ruleset(tables: proxier.tableIDs).normalized == proxier.currentRuleset.normalized)
+        #expect(!(try conn.ruleset(tables: proxier.tableIDs)).chains.contains { $0.name == "lbc-2" })
+    }
+
+    @Test("what the proxier writes lists with nft as our rendering, and re-loads identically")
+    func nftRoundTrip() throws {
+        let ns = try NetworkNamespace(), fresh = try NetworkNamespace()
+        defer {
+            ns.delete()
+            fresh.delete()
+        }
+        let desired = NFTProxier.desiredRuleset(Services.all, families: [.v4, .v6], options: Services.options)
+        let written = try ns.enter {
+            let conn = try NFTablesConnection()
+            try conn.apply(fullSyncTransaction(live: Ruleset(), desired: desired))
+            return try conn.ruleset()
+        }
+        #expect(written.normalized == desired.normalized)
+        let listing = try ns.exec(["nft", "list", "ruleset"]).stdout
+        #expect(listing == written.nftText)
+        try fresh.exec(["nft", "-f", "-"], input: listing)
+        let reloaded = try fresh.enter { try NFTablesConnection().ruleset() }
+        #expect(reloaded.normalized == written.normalized)
+    }
+}
