@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KubeAPITesting", targets: ["KubeAPITesting"]),
         .library(name: "SluiceTestSupport", targets: ["SluiceTestSupport"]),
         .library(name: "ProxyCore", targets: ["ProxyCore"]),
+        .library(name: "Proxier", targets: ["Proxier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -21,6 +21,8 @@ let package = Package(
                 "BenchShapes",
                 .product(name: "NFTables", package: "sluice"),
                 .product(name: "Netfilter", package: "sluice"),
+                .product(name: "Proxier", package: "sluice"),
+                .product(name: "ProxyCore", package: "sluice"),
                 .product(name: "SluiceTestSupport", package: "sluice"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

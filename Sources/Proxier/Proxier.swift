@@ -34,18 +34,20 @@ public struct NFTProxier: Sendable {
     /// The whole desired ruleset for these service ports (for a full sync or `sluice diff`).
     public static func desiredRuleset(_ ports: [ServicePortInfo], families: [IPFamily], options: ProxierOptions) -> Ruleset {
         var p = NFTProxier(families: families, options: options)
-        _ = p.update(ports.map { ($0.key, $0) })
+        _ = p.record(ports.map { ($0.key, $0) })
         return p.currentRuleset
     }
 
     /// What this proxier believes the kernel holds.
     public var currentRuleset: Ruleset {
         var r = Ruleset(tables: Skeleton.tables(families))
+        var bySet: [SetRef: [SetElement]] = [:]
+        for (ref, entry) in elements { bySet[SetRef(family: ref.family, set: ref.set), default: []].append(entry.element) }
         for fam in families {
             r.chains += Skeleton.chains(fam)
             var sets = Skeleton.sets(fam, options: options)
             for i in sets.indices {
-                sets[i].elements += elements.filter { $0.key.family == fam && $0.key.set == sets[i].name }.map(\.value.element)
+                sets[i].elements += bySet[SetRef(family: fam, set: sets[i].name)] ?? []
             }
             r.sets += sets
             r.rules += Skeleton.rules(fam, options: options)
@@ -65,10 +67,31 @@ public struct NFTProxier: Sendable {
         // Chains left unused by the previous sync: nothing refers to them any more.
         for id in unusedChains.sorted() { t.append(.deleteChain(id)) }
         unusedChains = []
+        let delta = record(changes)
+        // A chain that became unused and used again in this same sync stays.
+        for (fam, cc) in delta.newChains { unusedChains.remove(ChainID(Layout.table(fam), cc.name)) }
+        for (fam, cc) in delta.newChains.sorted(by: { ($0.0.rawValue, $0.1) < ($1.0.rawValue, $1.1) })
+        where (classChains[fam]?[cc] ?? 0) > 0 {
+            let (chain, rules) = Skeleton.classChain(cc, fam, options: options)
+            t.add(chain)
+            for r in rules { t.add(r) }
+        }
+        // Deletes before adds: a changed element is deleted and re-added in the same batch.
+        for (fam, set, els) in grouped(delta.deletes) { t.delete(els, from: set, in: Layout.table(fam)) }
+        for (fam, set, els) in grouped(delta.adds) { t.add(els, to: set, in: Layout.table(fam)) }
+        return t
+    }
 
+    private struct Delta {
         var deletes: [ElementRef: SetElement] = [:]
         var adds: [ElementRef: SetElement] = [:]
         var newChains: [(IPFamily, Layout.ClassChain)] = []
+    }
+
+    /// Updates the per-port contributions and the element reference counts; returns what the
+    /// kernel must lose and gain.
+    private mutating func record(_ changes: [(ServicePortKey, ServicePortInfo?)]) -> Delta {
+        var delta = Delta()
         for (key, info) in changes {
             guard families.contains(key.family) else { continue }
             let old = contributions[key] ?? .empty
@@ -77,7 +100,7 @@ public struct NFTProxier: Sendable {
             contributions[key] = info == nil ? nil : new
             for cc in new.classChains.subtracting(old.classChains) {
                 let n = classChains[key.family, default: [:]][cc, default: 0]
-                if n == 0 { newChains.append((key.family, cc)) }
+                if n == 0 { delta.newChains.append((key.family, cc)) }
                 classChains[key.family, default: [:]][cc] = n + 1
             }
             for cc in old.classChains.subtracting(new.classChains) {
@@ -90,8 +113,8 @@ public struct NFTProxier: Sendable {
                 entry.count -= 1
                 if entry.count == 0 {
                     elements[ref] = nil
-                    deletes[ref] = entry.element
-                    adds[ref] = nil
+                    delta.deletes[ref] = entry.element
+                    delta.adds[ref] = nil
                 } else {
                     elements[ref] = entry
                 }
@@ -104,35 +127,22 @@ public struct NFTProxier: Sendable {
                     elements[ref] = entry
                 } else {
                     elements[ref] = (el, 1)
-                    if let gone = deletes[ref], gone == el {
-                        deletes[ref] = nil
+                    if let gone = delta.deletes[ref], gone == el {
+                        delta.deletes[ref] = nil
                     } else {
-                        adds[ref] = el
+                        delta.adds[ref] = el
                     }
                 }
             }
         }
-        // A chain that became unused and used again in this same sync stays.
-        for (fam, cc) in newChains { unusedChains.remove(ChainID(Layout.table(fam), cc.name)) }
-        let revived = newChains.filter { !unusedChains.contains(ChainID(Layout.table($0.0), $0.1.name)) }
-        for (fam, cc) in revived.sorted(by: { ($0.0.rawValue, $0.1) < ($1.0.rawValue, $1.1) }) {
-            let (chain, rules) = Skeleton.classChain(cc, fam, options: options)
-            t.add(chain)
-            for r in rules { t.add(r) }
-        }
-        // Deletes before adds: a changed element is deleted and re-added in the same batch.
-        for (fam, set, els) in grouped(deletes) { t.delete(els, from: set, in: Layout.table(fam)) }
-        for (fam, set, els) in grouped(adds) { t.add(els, to: set, in: Layout.table(fam)) }
-        return t
+        return delta
     }
 
     private func grouped(_ m: [ElementRef: SetElement]) -> [(IPFamily, String, [SetElement])] {
-        var by: [String: (IPFamily, String, [SetElement])] = [:]
-        for (ref, el) in m {
-            by["\(ref.family.rawValue)/\(ref.set)", default: (ref.family, ref.set, [])].2.append(el)
-        }
-        return by.keys.sorted().compactMap { k in
-            by[k].map { ($0.0, $0.1, $0.2.sorted { $0.key.lexicographicallyPrecedes($1.key) }) }
+        var by: [SetRef: [SetElement]] = [:]
+        for (ref, el) in m { by[SetRef(family: ref.family, set: ref.set), default: []].append(el) }
+        return by.keys.sorted().map { k in
+            (k.family, k.set, (by[k] ?? []).sorted { $0.key.lexicographicallyPrecedes($1.key) })
         }
     }
 
@@ -140,9 +150,16 @@ public struct NFTProxier: Sendable {
     /// transaction that turns what the kernel holds (`live`, read back) into exactly that.
     public mutating func fullSync(_ ports: [ServicePortInfo], live: Ruleset) -> Transaction {
         reset()
-        _ = update(ports.map { ($0.key, $0) })
+        contributions.reserveCapacity(ports.count)
+        elements.reserveCapacity(ports.count * 4)
+        _ = record(ports.map { ($0.key, $0) })
         unusedChains = []
-        return Ruleset.diff(from: live.restricted(to: tableIDs), to: currentRuleset)
+        let ours = live.restricted(to: tableIDs)
+        if ours.tables.isEmpty {
+            // Nothing of ours in the kernel: add everything, no diff needed.
+            return Transaction.adding(currentRuleset)
+        }
+        return Ruleset.diff(from: ours, to: currentRuleset)
     }
 
     /// Forgets everything: the next `update` with all ports, after a full sync, starts afresh.
@@ -151,6 +168,25 @@ public struct NFTProxier: Sendable {
         elements = [:]
         classChains = [:]
         unusedChains = []
+    }
+}
+
+struct SetRef: Hashable, Comparable {
+    var family: IPFamily
+    var set: String
+    static func < (a: SetRef, b: SetRef) -> Bool { (a.family.rawValue, a.set) < (b.family.rawValue, b.set) }
+}
+
+extension Transaction {
+    /// Adds everything in `r`, in an order the kernel accepts: tables, chains (which verdict
+    /// elements jump to), sets with their elements, then rules (which refer to sets and chains).
+    public static func adding(_ r: Ruleset) -> Transaction {
+        var t = Transaction()
+        for table in r.tables { t.add(table) }
+        for chain in r.chains { t.add(chain) }
+        for set in r.sets { t.add(set) }
+        for rule in r.rules { t.add(rule) }
+        return t
     }
 }
 

@@ -55,6 +55,7 @@ public final class ProxyRig: @unchecked Sendable {
             (client, [["ip", "addr", "add", "10.0.0.2/24", "dev", vc], ["ip", "-6", "addr", "add", "fd00::2/64", "dev", vc, "nodad"],
                       ["ip", "link", "set", vc, "up"],
                       ["ip", "route", "add", "10.96.0.0/12", "via", "10.0.0.1"], ["ip", "route", "add", "192.168.50.0/24", "via", "10.0.0.1"],
+                      ["ip", "route", "add", "10.1.0.0/16", "via", "10.0.0.1"],
                       ["ip", "-6", "route", "add", "fd02::/64", "via", "fd00::1"]]),
             (node, [["ip", "addr", "add", "10.0.0.1/24", "dev", vn], ["ip", "-6", "addr", "add", "fd00::1/64", "dev", vn, "nodad"],
                     ["ip", "link", "set", vn, "up"],

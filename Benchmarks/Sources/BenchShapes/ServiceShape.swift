@@ -17,8 +17,20 @@ public enum ServiceShape {
 
     public static func chainName(_ i: Int) -> String { "svc-\(i)" }
 
-    /// The whole ruleset for `n` Services as one transaction.
-    public static func transaction(services n: Int) -> Transaction {
+    /// The two dnat rules of Service `i`'s chain.
+    public static func rules(_ i: Int, endpoints: [IPv4Address]? = nil) -> [Rule] {
+        let chain = ChainID(table, chainName(i))
+        let eps = endpoints ?? [endpointIP(i, 0), endpointIP(i, 1)]
+        return [
+            Rule(chain, Match.l4proto(IPProtocol.tcp)
+                + [.numgen(.random, modulus: 2, offset: 0, into: .r1), .cmp(.eq, .r1, Value.u32(0).bytes)]
+                + Statement.dnat(to: .v4(eps[0]), port: 8080)),
+            Rule(chain, Match.l4proto(IPProtocol.tcp) + Statement.dnat(to: .v4(eps[1]), port: 8080)),
+        ]
+    }
+
+    /// The whole ruleset for `n` Services as one transaction (endpoints per Service, or the same for all).
+    public static func transaction(services n: Int, endpoints: [IPv4Address]? = nil) -> Transaction {
         var t = Transaction()
         t.add(Table(.ip, "sluice"))
         t.add(Chain(table, "prerouting", base: BaseChain(type: .nat, hook: .prerouting, priority: BaseChain.dstnat)))
@@ -27,10 +39,7 @@ public enum ServiceShape {
         for i in 0..<n {
             let chain = ChainID(table, chainName(i))
             t.add(Chain(table, chain.name, comment: "bench/svc-\(i):http"))
-            t.add(Rule(chain, Match.l4proto(IPProtocol.tcp)
-                + [.numgen(.random, modulus: 2, offset: 0, into: .r1), .cmp(.eq, .r1, Value.u32(0).bytes)]
-                + Statement.dnat(to: .v4(endpointIP(i, 0)), port: 8080)))
-            t.add(Rule(chain, Match.l4proto(IPProtocol.tcp) + Statement.dnat(to: .v4(endpointIP(i, 1)), port: 8080)))
+            for r in rules(i, endpoints: endpoints) { t.add(r) }
             elements.append(SetElement([.ipv4(serviceIP(i)), .proto(IPProtocol.tcp), .port(80)], verdict: .goto(chain.name)))
         }
         t.add(NFSet(table, "services", key: [.ipv4Address, .inetProto, .inetService], data: .verdict, elements: elements))

@@ -10,7 +10,7 @@ struct SluiceBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice-bench",
         abstract: "Sluice's scale benchmarks, run side by side in private network namespaces.",
-        subcommands: [Load.self]
+        subcommands: [Load.self, LayoutsCommand.self]
     )
 }
 
@@ -88,6 +88,23 @@ struct Load: ParsableCommand {
             throw ValidationError("the Sluice and nft loads of \(n) Services differ")
         }
         print("<!-- verified: Sluice and nft -f loads of \(n) Services read back identical -->")
+    }
+}
+
+struct LayoutsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "layouts",
+        abstract: "Sluice's layout vs a chain per Service: load, one endpoint change, connect latency.")
+
+    @Option(help: "Comma-separated Service counts.")
+    var services: String = "10000,100000"
+    @Option(help: "Endpoint changes to time (median reported).")
+    var changes: Int = 20
+    @Option(help: "TCP connects per latency measurement.")
+    var connects: Int = 300
+
+    func run() throws {
+        try Layouts(services: services.split(separator: ",").compactMap { Int($0) }, changes: changes, connects: connects).run()
     }
 }
 

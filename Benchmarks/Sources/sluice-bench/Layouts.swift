@@ -1,0 +1,103 @@
+import BenchShapes
+import Foundation
+import NFTables
+import Netfilter
+import Proxier
+import ProxyCore
+import SluiceTestSupport
+
+/// The layout decision, measured: Sluice's element-only layout (dispatch map → class chain →
+/// backend map) against a chain per Service (the shape DESIGN.md's C floor used), side by side
+/// in one run, on the same rig: full load from empty, one endpoint change, first-packet TCP
+/// connect latency to the last Service (and, as the floor, straight to the endpoint without NAT).
+struct Layouts {
+    var services: [Int]
+    var changes: Int
+    var connects: Int
+
+    static func servicePorts(_ n: Int, endpoints: [String] = ["10.1.0.2", "10.1.0.3"]) -> [ServicePortInfo] {
+        (0..<n).map { i in
+            ServicePortInfo(
+                name: ServicePortName(namespace: "bench", name: "svc-\(i)", port: "http", protocol: .tcp), family: .v4,
+                clusterIP: .v4(ServiceShape.serviceIP(i)), port: 80,
+                clusterEndpoints: endpoints.map { Endpoint(address: IPAddress($0)!, port: 8080) }, hasEndpoints: true)
+        }
+    }
+
+    func run() throws {
+        print("| Services | layout | full load (s) | of which model+encode (s) | one endpoint change, median (ms) | connect p50 / p99 to last Service (µs) | no-NAT p50 / p99 (µs) |")
+        print("|---|---|---|---|---|---|---|")
+        for n in services {
+            try measureSluice(n)
+            try measureChainPerService(n)
+        }
+    }
+
+    private func latency(_ rig: ProxyRig, _ address: String, _ port: Int) throws -> (Double, Double) {
+        // Warm-up, then the measured run.
+        _ = try rig.client.exec(["python3", "-c", Probe.tcpConnectLatency, address, String(port), "20"])
+        let out = try rig.client.exec(["python3", "-c", Probe.tcpConnectLatency, address, String(port), String(connects)]).stdout
+        let f = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return (f.first ?? -1, f.count > 2 ? f[2] : -1)
+    }
+
+    private func measureSluice(_ n: Int) throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        let ports = Self.servicePorts(n)
+        var proxier = NFTProxier(families: [.v4], options: ProxierOptions())
+        let t0 = now()
+        let t = proxier.fullSync(ports, live: Ruleset())
+        _ = try NFTablesConnection.encodedSize(of: t)
+        let t1 = now()
+        try conn.apply(t)
+        let load = now() - t0
+        let modelEncode = t1 - t0
+        var times: [Double] = []
+        for k in 0..<changes {
+            var p = ports[(k * 7919) % n]
+            p.clusterEndpoints[1] = Endpoint(address: IPAddress("10.1.0.\(4 + k % 4)")!, port: 8080)
+            let a = now()
+            try conn.apply(proxier.update([(p.key, p)]))
+            times.append(now() - a)
+        }
+        times.sort()
+        let last = ServiceShape.serviceIP(n - 1).description
+        let (p50, p99) = try latency(rig, last, 80)
+        let (d50, d99) = try latency(rig, "10.1.0.2", 8080)
+        print(String(format: "| %d | Sluice (maps + class chains) | %.3f | %.3f | %.2f | %.0f / %.0f | %.0f / %.0f |",
+                     n, load, modelEncode, times[times.count / 2] * 1000, p50, p99, d50, d99))
+    }
+
+    private func measureChainPerService(_ n: Int) throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        let t0 = now()
+        let t = ServiceShape.transaction(services: n, endpoints: [IPv4Address(10, 1, 0, 2), IPv4Address(10, 1, 0, 3)])
+        _ = try NFTablesConnection.encodedSize(of: t)
+        let t1 = now()
+        try conn.apply(t)
+        let load = now() - t0
+        var times: [Double] = []
+        for k in 0..<changes {
+            let i = (k * 7919) % n
+            var c = Transaction()
+            let chain = ChainID(ServiceShape.table, ServiceShape.chainName(i))
+            c.append(.flushChain(chain))
+            for r in ServiceShape.rules(i, endpoints: [IPv4Address(10, 1, 0, 2), IPv4Address(10, 1, 0, UInt8(4 + k % 4))]) { c.add(r) }
+            let a = now()
+            try conn.apply(c)
+            times.append(now() - a)
+        }
+        times.sort()
+        let last = ServiceShape.serviceIP(n - 1).description
+        let (p50, p99) = try latency(rig, last, 80)
+        let (d50, d99) = try latency(rig, "10.1.0.2", 8080)
+        print(String(format: "| %d | chain per Service | %.3f | %.3f | %.2f | %.0f / %.0f | %.0f / %.0f |",
+                     n, load, t1 - t0, times[times.count / 2] * 1000, p50, p99, d50, d99))
+    }
+}
+
+
