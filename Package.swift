@@ -100,7 +100,7 @@ let package = Package(
             dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI", "NFTables"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KubeAPITests",
             dependencies: ["KubeAPI", "KubeAPITesting", "SluiceTestSupport"],
