@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KubeAPITesting", targets: ["KubeAPITesting"]),
         .library(name: "SluiceTestSupport", targets: ["SluiceTestSupport"]),
         .library(name: "ProxyCore", targets: ["ProxyCore"]),
+        .library(name: "ManifestSource", targets: ["ManifestSource"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -80,6 +81,12 @@ let package = Package(
 
         // Pure: Kubernetes objects → service ports and categorised endpoints; change tracking.
         .target(name: "ProxyCore", dependencies: ["KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+        // Services, EndpointSlices and Nodes from YAML/JSON files (offline desired state).
+        .target(
+            name: "ManifestSource",
+            dependencies: ["KubeAPI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
 
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
@@ -101,6 +108,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ManifestSourceTests",
+            dependencies: ["ManifestSource", "ProxyCore", "KubeAPI", "NFTables"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KubeAPITests",
             dependencies: ["KubeAPI", "KubeAPITesting", "SluiceTestSupport"],
