@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "SluiceTestSupport", targets: ["SluiceTestSupport"]),
         .library(name: "ProxyCore", targets: ["ProxyCore"]),
         .library(name: "Proxier", targets: ["Proxier"]),
+        .library(name: "ManifestSource", targets: ["ManifestSource"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -81,6 +82,12 @@ let package = Package(
 
         // Pure: Kubernetes objects → service ports and categorised endpoints; change tracking.
         .target(name: "ProxyCore", dependencies: ["KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+        // Services, EndpointSlices and Nodes from YAML/JSON files (offline desired state).
+        .target(
+            name: "ManifestSource",
+            dependencies: ["KubeAPI", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
 
         // ProxyCore state → the nftables layout; incremental planner.
         .target(name: "Proxier", dependencies: ["ProxyCore", "NFTables", "Netfilter"], swiftSettings: swiftSettings),
@@ -109,7 +116,13 @@ let package = Package(
             dependencies: ["Proxier", "ProxyCore", "NFTables", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI"], swiftSettings: swiftSettings),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ManifestSourceTests",
+            dependencies: ["ManifestSource", "ProxyCore", "KubeAPI", "NFTables"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "KubeAPITests",
             dependencies: ["KubeAPI", "KubeAPITesting", "SluiceTestSupport"],

@@ -108,13 +108,18 @@ public struct ServicePortInfo: Hashable, Sendable {
     /// Whether the Service has any usable endpoint at all (kube-proxy's hasEndpoints).
     public var hasEndpoints: Bool
     public var balancing: LoadBalancing
+    /// The Cluster traffic policy's endpoints (kube-proxy's clusterPolicyChain). They differ
+    /// from `clusterEndpoints` only with iTP Local; eTP Local's short circuit (traffic from
+    /// pods or from the node itself to an external address is not treated as external)
+    /// goes here.
+    public var clusterPolicyEndpoints: [Endpoint]
 
     public init(
         name: ServicePortName, family: IPFamily, clusterIP: IPAddress?, port: UInt16, nodePort: UInt16? = nil,
         externalIPs: [IPAddress] = [], loadBalancerIPs: [IPAddress] = [], loadBalancerSourceRanges: [IPPrefix] = [],
         affinityTimeoutSeconds: UInt32? = nil, externalPolicyLocal: Bool = false, internalPolicyLocal: Bool = false,
         healthCheckNodePort: UInt16? = nil, clusterEndpoints: [Endpoint] = [], externalEndpoints: [Endpoint] = [],
-        hasEndpoints: Bool = false, balancing: LoadBalancing = .random
+        hasEndpoints: Bool = false, balancing: LoadBalancing = .random, clusterPolicyEndpoints: [Endpoint]? = nil
     ) {
         self.name = name
         self.family = family
@@ -132,15 +137,23 @@ public struct ServicePortInfo: Hashable, Sendable {
         self.externalEndpoints = externalEndpoints
         self.hasEndpoints = hasEndpoints
         self.balancing = balancing
+        self.clusterPolicyEndpoints = clusterPolicyEndpoints ?? clusterEndpoints
     }
 
     /// Key for maps and change tracking: one entry per port per family.
     public var key: ServicePortKey { ServicePortKey(name: name, family: family) }
 }
 
-public struct ServicePortKey: Hashable, Sendable, Comparable {
+public struct ServicePortKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var name: ServicePortName
     public var family: IPFamily
+
+    public init(name: ServicePortName, family: IPFamily) {
+        self.name = name
+        self.family = family
+    }
+
+    public var description: String { "\(name)/\(self.name.protocol.rawValue)/\(family.rawValue)" }
     public static func < (a: ServicePortKey, b: ServicePortKey) -> Bool {
         (a.name, a.family.rawValue) < (b.name, b.family.rawValue)
     }
