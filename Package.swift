@@ -98,7 +98,8 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "NFTables", "Netfilter",
+                "NFTables", "Netfilter", "Proxier", "ProxyCore", "ManifestSource",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -111,6 +112,7 @@ let package = Package(
             dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxierTests",
             dependencies: ["Proxier", "ProxyCore", "NFTables", "Netfilter", "SluiceTestSupport"],

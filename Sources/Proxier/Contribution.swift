@@ -39,8 +39,16 @@ struct Contribution: Hashable, Sendable {
 
     static let empty = Contribution()
 
-    /// The elements and class chains for `port`, as the layout lays them out.
-    init(_ port: ServicePortInfo, options: ProxierOptions) {
+    /// The values of this contribution's elements, as history for the next one.
+    func history(_ ref: ElementRef) -> [UInt8]? {
+        if case .value(let v)? = elements[ref]?.data { return v }
+        return nil
+    }
+
+    /// The elements and class chains for `port`, as the layout lays them out. `history` gives
+    /// the value (endpoint address . port) each backend element held before, so that slots
+    /// stay with the endpoints that held them.
+    init(_ port: ServicePortInfo, options: ProxierOptions, history: (ElementRef) -> [UInt8]? = { _ in nil }) {
         let fam = port.family
         let comment = String(port.name.description.utf8.prefix(maxCommentLength)) ?? port.name.description
         let proto = Value.proto(port.name.protocol.number)
@@ -51,7 +59,11 @@ struct Contribution: Hashable, Sendable {
         /// A frontend keyed by `key` in `dispatch`, its backends in `backendsSet` keyed by `key . slot`.
         func frontend(key: [Value], dispatch: String, backendsSet: String, noEndpoints: String,
                       endpoints: [Endpoint], nodePort: Bool, masquerade: Layout.Masquerade) {
-            let slots = Slots.assign(endpoints)
+            let values = endpoints.map { Value.bytes([$0.address.value, .port($0.port)]) }
+            let slots = Slots.assign(endpoints) { slot in
+                let ref = ElementRef(family: fam, set: backendsSet, key: Value.bytes(key + [.u32(UInt32(slot))]))
+                return history(ref).flatMap { values.firstIndex(of: $0) }
+            }
             if slots.isEmpty {
                 // kube-proxy: no endpoints at all → reject; endpoints, but none for this traffic → drop.
                 let verdict: Verdict = port.hasEndpoints ? .drop : .goto(Layout.rejectChain)

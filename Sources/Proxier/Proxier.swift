@@ -32,10 +32,26 @@ public struct NFTProxier: Sendable {
     public var tableIDs: Set<TableID> { Set(families.map(Layout.table)) }
 
     /// The whole desired ruleset for these service ports (for a full sync or `sluice diff`).
-    public static func desiredRuleset(_ ports: [ServicePortInfo], families: [IPFamily], options: ProxierOptions) -> Ruleset {
+    /// Backend slots stay where `live` has them, so only real changes show.
+    public static func desiredRuleset(_ ports: [ServicePortInfo], families: [IPFamily], options: ProxierOptions,
+                                      live: Ruleset = Ruleset()) -> Ruleset {
         var p = NFTProxier(families: families, options: options)
-        _ = p.record(ports.map { ($0.key, $0) })
+        let history = Self.history(of: live)
+        _ = p.record(ports.map { ($0.key, $0) }, history: { history[$0] })
         return p.currentRuleset
+    }
+
+    /// The backend elements' values in a ruleset read back from the kernel.
+    static func history(of live: Ruleset) -> [ElementRef: [UInt8]] {
+        var out: [ElementRef: [UInt8]] = [:]
+        for set in live.sets where set.table.name == Layout.tableName
+            && (set.name == Layout.backends || set.name == Layout.nodePortBackends) {
+            let family: IPFamily = set.table.family == .ip6 ? .v6 : .v4
+            for e in set.elements {
+                if case .value(let v)? = e.data { out[ElementRef(family: family, set: set.name, key: e.key)] = v }
+            }
+        }
+        return out
     }
 
     /// What this proxier believes the kernel holds.
@@ -90,12 +106,12 @@ public struct NFTProxier: Sendable {
 
     /// Updates the per-port contributions and the element reference counts; returns what the
     /// kernel must lose and gain.
-    private mutating func record(_ changes: [(ServicePortKey, ServicePortInfo?)]) -> Delta {
+    private mutating func record(_ changes: [(ServicePortKey, ServicePortInfo?)], history: ((ElementRef) -> [UInt8]?)? = nil) -> Delta {
         var delta = Delta()
         for (key, info) in changes {
             guard families.contains(key.family) else { continue }
             let old = contributions[key] ?? .empty
-            let new = info.map { Contribution($0, options: options) } ?? .empty
+            let new = info.map { Contribution($0, options: options, history: history ?? old.history) } ?? .empty
             if old == new { continue }
             contributions[key] = info == nil ? nil : new
             for cc in new.classChains.subtracting(old.classChains) {
@@ -152,7 +168,8 @@ public struct NFTProxier: Sendable {
         reset()
         contributions.reserveCapacity(ports.count)
         elements.reserveCapacity(ports.count * 4)
-        _ = record(ports.map { ($0.key, $0) })
+        let history = Self.history(of: live)
+        _ = record(ports.map { ($0.key, $0) }, history: history.isEmpty ? nil : { history[$0] })
         unusedChains = []
         let ours = live.restricted(to: tableIDs)
         if ours.tables.isEmpty {

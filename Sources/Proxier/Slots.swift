@@ -6,6 +6,36 @@ enum Slots {
     /// Most slots a port may use: it bounds map elements per port and the number of class chains.
     static let maximum = 256
 
+    /// Slot owners (endpoint indices). Where `previous` says which endpoint held each slot
+    /// before, an endpoint that is still there keeps its slots (up to its new share), so a change
+    /// of one endpoint rewrites only that endpoint's slots; the rest are filled in order.
+    static func assign(_ endpoints: [Endpoint], previous: (Int) -> Int?) -> [Int] {
+        let shares = shares(endpoints)
+        let total = shares.reduce(0, +)
+        var left = shares
+        var out = [Int?](repeating: nil, count: total)
+        for slot in 0..<total {
+            if let e = previous(slot), e < left.count, left[e] > 0 {
+                out[slot] = e
+                left[e] -= 1
+            }
+        }
+        var next = 0
+        for slot in 0..<total where out[slot] == nil {
+            while left[next] == 0 { next += 1 }
+            out[slot] = next
+            left[next] -= 1
+        }
+        return out.compactMap { $0 }
+    }
+
+    /// How many slots each endpoint gets (0 for weight 0).
+    static func shares(_ endpoints: [Endpoint]) -> [Int] {
+        var result = [Int](repeating: 0, count: endpoints.count)
+        for index in assign(endpoints) { result[index] += 1 }
+        return result
+    }
+
     /// Slot owners in order (endpoint indices, each repeated by its share). Weight 0 gets none.
     static func assign(_ endpoints: [Endpoint]) -> [Int] {
         let weighted = endpoints.enumerated().filter { $0.element.weight > 0 }

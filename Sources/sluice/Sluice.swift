@@ -1,12 +1,12 @@
 import ArgumentParser
 
 @main
-struct Sluice: AsyncParsableCommand {
+struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A Kubernetes node agent that programs nftables through netlink.",
         version: SluiceVersion.string,
-        subcommands: [Version.self]
+        subcommands: [Apply.self, Diff.self, Cleanup.self, Version.self]
     )
 }
 

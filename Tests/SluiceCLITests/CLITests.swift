@@ -1,0 +1,113 @@
+import Foundation
+import SluiceTestSupport
+import Testing
+
+/// The `sluice` executable built next to this test bundle.
+let sluice: String = {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return dir.appendingPathComponent("sluice").path
+}()
+
+let webYAML = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.10
+  clusterIPs: [10.96.0.10]
+  ipFamilies: [IPv4]
+  ports:
+  - {name: http, port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-abc
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports:
+- {name: http, port: 8080, protocol: TCP}
+endpoints:
+- addresses: [ENDPOINT_A]
+  conditions: {ready: true}
+  nodeName: node1
+- addresses: [10.1.0.3]
+  conditions: {ready: true}
+  nodeName: node2
+"""
+
+func manifestDir(_ endpointA: String = "10.1.0.2", extra: String? = nil) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    try webYAML.replacingOccurrences(of: "ENDPOINT_A", with: endpointA)
+        .write(to: dir.appendingPathComponent("web.yaml"), atomically: true, encoding: .utf8)
+    if let extra { try extra.write(to: dir.appendingPathComponent("extra.yaml"), atomically: true, encoding: .utf8) }
+    return dir.path
+}
+
+let nodeFlags = ["--node-name", "node1", "--cluster-cidr", "10.1.0.0/16"]
+
+@Suite("sluice apply, diff and cleanup", .serialized)
+struct CLITests {
+    @Test("apply programs the node: packets land; diff then shows nothing; an edit shows exactly its elements")
+    func applyThenDiff() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        let dir = try manifestDir()
+        try rig.node.exec([sluice, "apply", "--manifests", dir] + nodeFlags)
+        #expect(Set(try rig.connect(from: rig.client, to: "10.96.0.10", port: 80, count: 20))
+                == ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"])
+        #expect(Set(try rig.connect(from: rig.client, to: "10.0.0.1", port: 30080, count: 20))
+                == ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"])
+
+        let same = try rig.node.exec([sluice, "diff", "--manifests", dir] + nodeFlags, check: false)
+        #expect(same.status == 0)
+        #expect(same.stdout == "")
+
+        let edited = try manifestDir("10.1.0.4")
+        let diff = try rig.node.exec([sluice, "diff", "--manifests", edited] + nodeFlags, check: false)
+        #expect(diff.status == 1)
+        #expect(diff.stdout == """
+            delete element ip sluice backends { 10.96.0.10 . tcp . 80 . 0 }
+            delete element ip sluice hairpin { 10.1.0.2 . 10.1.0.2 }
+            delete element ip sluice nodeport-backends { tcp . 30080 . 0 }
+            add element ip sluice backends { 10.96.0.10 . tcp . 80 . 0 comment "default/web:http" : 10.1.0.4 . 8080 }
+            add element ip sluice hairpin { 10.1.0.4 . 10.1.0.4 }
+            add element ip sluice nodeport-backends { tcp . 30080 . 0 comment "default/web:http" : 10.1.0.4 . 8080 }
+
+            """)
+        // The printed diff is a valid nft script that gets the kernel there.
+        try rig.node.exec(["nft", "-f", "-"], input: diff.stdout)
+        #expect(try rig.node.exec([sluice, "diff", "--manifests", edited] + nodeFlags, check: false).status == 0)
+    }
+
+    @Test("bad input exits non-zero with the reason and changes nothing")
+    func badInput() throws {
+        let ns = try NetworkNamespace()
+        defer { ns.delete() }
+        let good = try manifestDir()
+        try ns.exec([sluice, "apply", "--manifests", good] + nodeFlags)
+        let before = try ns.exec(["nft", "list", "ruleset"]).stdout
+        let broken = try manifestDir(extra: "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: default}\nspec:\n  ports: [{port: eighty}]\n")
+        let r = try ns.exec([sluice, "apply", "--manifests", broken] + nodeFlags, check: false)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("extra.yaml"))
+        #expect(r.stderr.contains("port"))
+        #expect(try ns.exec(["nft", "list", "ruleset"]).stdout == before)
+        let d = try ns.exec([sluice, "diff", "--manifests", broken] + nodeFlags, check: false)
+        #expect(d.status == 2)
+    }
+
+    @Test("cleanup removes ip sluice and ip6 sluice and nothing else")
+    func cleanup() throws {
+        let ns = try NetworkNamespace()
+        defer { ns.delete() }
+        try ns.exec(["nft", "add table ip other; add chain ip other c; add table ip6 sluicex"])
+        try ns.exec([sluice, "apply", "--manifests", try manifestDir()] + nodeFlags)
+        try ns.exec([sluice, "cleanup"])
+        #expect(try ns.exec(["nft", "list", "tables"]).stdout == "table ip other\ntable ip6 sluicex\n")
+        #expect(try ns.exec([sluice, "cleanup"]).stdout == "nothing to remove\n")
+    }
+}
