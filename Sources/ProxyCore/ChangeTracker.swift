@@ -4,7 +4,9 @@ import KubeAPI
 public struct ServicePortUpdate: Sendable {
     /// Keys whose ServicePortInfo was added, changed or removed since the previous update.
     public var changed: Set<ServicePortKey>
-    /// Every current service port (a copy-on-write value: returning it costs nothing).
+    /// Every current service port. A copy-on-write value: returning it costs nothing, but a
+    /// copy still held when the next `update()` runs makes that update copy the whole map,
+    /// so read it and let it go (or read `ServiceChangeTracker.ports` when needed).
     public var ports: [ServicePortKey: ServicePortInfo]
     /// Problems found in the objects recomputed by this update, in Service order.
     public var diagnostics: [Diagnostic]
@@ -45,6 +47,9 @@ public struct ServiceChangeTracker: Sendable {
         self.node = node
         self.memory = memory
     }
+
+    /// The service ports as of the last `update()`.
+    public var ports: [ServicePortKey: ServicePortInfo] { current }
 
     /// Whether events arrived since the last `update()` that may change something.
     public var hasPendingChanges: Bool { !pendingServices.isEmpty || !pendingSlices.isEmpty || zoneChanged }
