@@ -42,6 +42,8 @@ public struct ServiceChangeTracker: Sendable {
     private var splitBackends: [ObjectKey: [ObjectKey]] = [:]
     private var portsByService: [ObjectKey: [ServicePortKey]] = [:]
     private var current: [ServicePortKey: ServicePortInfo] = [:]
+    /// How many Services the last `update()` recomputed (tests hold the tracker to its promise).
+    private(set) var lastRecomputed = 0
 
     public init(node: NodeContext, memory: LastGoodConfigs = LastGoodConfigs()) {
         self.node = node
@@ -57,18 +59,18 @@ public struct ServiceChangeTracker: Sendable {
     // MARK: Events
 
     /// A Service was added or updated.
-    public mutating func serviceUpdated(_ service: Service) { record(&pendingServices, applied: services, Self.reduced(service)) }
+    public mutating func serviceUpdated(_ service: Service) { Self.record(&pendingServices, applied: services, Self.reduced(service)) }
 
     public mutating func serviceDeleted(_ service: Service) { serviceDeleted(ObjectKey(service.metadata)) }
 
-    public mutating func serviceDeleted(_ key: ObjectKey) { record(&pendingServices, applied: services, key: key, nil) }
+    public mutating func serviceDeleted(_ key: ObjectKey) { Self.record(&pendingServices, applied: services, key: key, nil) }
 
     /// An EndpointSlice was added or updated.
-    public mutating func sliceUpdated(_ slice: EndpointSlice) { record(&pendingSlices, applied: slices, Self.reduced(slice)) }
+    public mutating func sliceUpdated(_ slice: EndpointSlice) { Self.record(&pendingSlices, applied: slices, Self.reduced(slice)) }
 
     public mutating func sliceDeleted(_ slice: EndpointSlice) { sliceDeleted(ObjectKey(slice.metadata)) }
 
-    public mutating func sliceDeleted(_ key: ObjectKey) { record(&pendingSlices, applied: slices, key: key, nil) }
+    public mutating func sliceDeleted(_ key: ObjectKey) { Self.record(&pendingSlices, applied: slices, key: key, nil) }
 
     /// A Node was added or updated; only this node's zone label matters.
     public mutating func nodeUpdated(_ node: Node) {
@@ -100,11 +102,13 @@ public struct ServiceChangeTracker: Sendable {
         }
     }
 
-    private func record<T: KubeResource>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T], _ object: T) {
+    // Static: an instance method would borrow all of `self` while `pending` (part of it) is
+    // mutated, and the copy that forces makes each event copy the whole pending map.
+    private static func record<T: KubeResource>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T], _ object: T) {
         record(&pending, applied: applied, key: object.key, object)
     }
 
-    private func record<T: Sendable & Equatable>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T],
+    private static func record<T: Sendable & Equatable>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T],
                                                  key: ObjectKey, _ object: T?) {
         var change = pending[key] ?? Change(previous: applied[key], current: nil)
         change.current = object
@@ -154,6 +158,7 @@ public struct ServiceChangeTracker: Sendable {
         var changed: Set<ServicePortKey> = []
         let builder = ServicePortBuilder(node: node)
         let byService = slicesByService
+        lastRecomputed = dirty.count
         for key in dirty.sorted() {
             var output = ServicePortBuilder.Output()
             if let service = services[key] {

@@ -172,4 +172,20 @@ import Testing
         t.apply(StoreEvent<Service>.deleted(web))
         #expect(t.update().ports.isEmpty)
     }
+
+    /// One event recomputes one Service, however many there are.
+    @Test func workFollowsTheChangeNotTheClusterSize() {
+        var t = ServiceChangeTracker(node: nodeA)
+        for i in 0..<2000 {
+            let name = "svc-\(i)"
+            t.serviceUpdated(service(name, clusterIP: "10.0.\(i / 256).\(i % 256)"))
+            t.sliceUpdated(slice([ep("10.1.\(i / 256).\(i % 256)")], name: "\(name)-1", service: name))
+        }
+        #expect(t.update().changed.count == 2000)
+        #expect(t.lastRecomputed == 2000)
+        t.sliceUpdated(slice([ep("10.2.0.1")], name: "svc-7-1", service: "svc-7"))
+        let u = t.update()
+        #expect(u.changed == [key("svc-7")])
+        #expect(t.lastRecomputed == 1)
+    }
 }
