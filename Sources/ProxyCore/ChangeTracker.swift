@@ -10,6 +10,9 @@ public struct ServicePortUpdate: Sendable {
     public var ports: [ServicePortKey: ServicePortInfo]
     /// Problems found in the objects recomputed by this update, in Service order.
     public var diagnostics: [Diagnostic]
+    /// The value each changed key had before this update (absent for added keys): what UDP
+    /// conntrack cleanup needs, as kube-proxy's deleted-UDP-endpoint and stale-service lists.
+    public var previous: [ServicePortKey: ServicePortInfo] = [:]
 
     /// The current service ports, sorted by key.
     public var sortedPorts: [ServicePortInfo] { ports.values.sorted { $0.key < $1.key } }
@@ -156,6 +159,7 @@ public struct ServiceChangeTracker: Sendable {
         }
 
         var changed: Set<ServicePortKey> = []
+        var previous: [ServicePortKey: ServicePortInfo] = [:]
         let builder = ServicePortBuilder(node: node)
         let byService = slicesByService
         lastRecomputed = dirty.count
@@ -173,16 +177,16 @@ public struct ServiceChangeTracker: Sendable {
 
             let newKeys = output.ports.map(\.key)
             for old in portsByService[key] ?? [] where !newKeys.contains(old) {
-                current[old] = nil
+                previous[old] = current.removeValue(forKey: old)
                 changed.insert(old)
             }
             for info in output.ports where current[info.key] != info {
-                current[info.key] = info
+                previous[info.key] = current.updateValue(info, forKey: info.key)
                 changed.insert(info.key)
             }
             portsByService[key] = newKeys.isEmpty ? nil : newKeys
         }
-        return ServicePortUpdate(changed: changed, ports: current, diagnostics: diagnostics)
+        return ServicePortUpdate(changed: changed, ports: current, diagnostics: diagnostics, previous: previous)
     }
 
     private mutating func setSplitBackends(of service: ObjectKey, _ backends: [ObjectKey]) {

@@ -64,9 +64,11 @@ import Testing
 
     @Test func sliceChangeTouchesOnlyItsService() {
         var t = started()
+        let before = t.ports[key()]
         t.sliceUpdated(slice([ep("10.1.0.1"), ep("10.1.0.2")]))
         let u = t.update()
         #expect(u.changed == [key()])
+        #expect(u.previous == [key(): before])
         #expect(u.ports[key()]?.clusterEndpoints == [pe("10.1.0.1"), pe("10.1.0.2")])
         #expect(u.ports[key("db")]?.clusterEndpoints == [pe("10.2.0.1")])
     }
@@ -88,15 +90,18 @@ import Testing
         t.serviceUpdated(s)
         let u = t.update()
         #expect(u.changed == [key(port: "http", .v6)])
+        #expect(u.previous.isEmpty)
         #expect(u.ports.count == 3)
     }
 
     @Test func deletionsReportRemovedPorts() {
         var t = started()
+        let before = t.ports
         t.serviceDeleted(web)
         t.sliceDeleted(dbSlice)
         let u = t.update()
         #expect(u.changed == [key(), key("db")])
+        #expect(u.previous == before)
         #expect(u.ports.keys.sorted() == [key("db")])
         #expect(u.ports[key("db")]?.hasEndpoints == false)
     }
