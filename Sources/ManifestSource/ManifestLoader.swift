@@ -4,6 +4,9 @@ import KubeAPI
 /// Reads Services, EndpointSlices and Nodes from Kubernetes YAML or JSON: files or folders
 /// (searched recursively for *.yaml, *.yml, *.json), single or multi-document, `kind: List`
 /// (what `kubectl get svc,endpointslices -A -o yaml` prints) and typed lists (`ServiceList`).
+/// It only reads and decodes, with the same models and error paths as the API client; what
+/// the objects mean (bad addresses, ports, annotations) is ProxyCore's business, and it never
+/// talks to a cluster.
 public enum ManifestLoader {
     static let extensions: Set<String> = ["yaml", "yml", "json"]
 

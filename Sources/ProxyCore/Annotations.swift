@@ -9,6 +9,8 @@ public enum SluiceAnnotation {
     /// Service: `source-ip` or `five-tuple` (Maglev only).
     public static let maglevHash = "sluice.dev/maglev-hash"
     /// Service: `name=share,...`: forward to the named Services' endpoints in these shares.
+    /// Each port of the annotated Service takes the backends' endpoints of the slice port with
+    /// the same name and protocol, as a Service takes its own.
     public static let trafficSplit = "sluice.dev/traffic-split"
 }
 

@@ -4,10 +4,15 @@ import KubeAPI
 public struct ServicePortUpdate: Sendable {
     /// Keys whose ServicePortInfo was added, changed or removed since the previous update.
     public var changed: Set<ServicePortKey>
-    /// Every current service port (a copy-on-write value: returning it costs nothing).
+    /// Every current service port. A copy-on-write value: returning it costs nothing, but a
+    /// copy still held when the next `update()` runs makes that update copy the whole map,
+    /// so read it and let it go (or read `ServiceChangeTracker.ports` when needed).
     public var ports: [ServicePortKey: ServicePortInfo]
     /// Problems found in the objects recomputed by this update, in Service order.
     public var diagnostics: [Diagnostic]
+    /// The value each changed key had before this update (absent for added keys): what UDP
+    /// conntrack cleanup needs, as kube-proxy's deleted-UDP-endpoint and stale-service lists.
+    public var previous: [ServicePortKey: ServicePortInfo] = [:]
 
     /// The current service ports, sorted by key.
     public var sortedPorts: [ServicePortInfo] { ports.values.sorted { $0.key < $1.key } }
@@ -40,11 +45,16 @@ public struct ServiceChangeTracker: Sendable {
     private var splitBackends: [ObjectKey: [ObjectKey]] = [:]
     private var portsByService: [ObjectKey: [ServicePortKey]] = [:]
     private var current: [ServicePortKey: ServicePortInfo] = [:]
+    /// How many Services the last `update()` recomputed (tests hold the tracker to its promise).
+    private(set) var lastRecomputed = 0
 
     public init(node: NodeContext, memory: LastGoodConfigs = LastGoodConfigs()) {
         self.node = node
         self.memory = memory
     }
+
+    /// The service ports as of the last `update()`.
+    public var ports: [ServicePortKey: ServicePortInfo] { current }
 
     /// Whether events arrived since the last `update()` that may change something.
     public var hasPendingChanges: Bool { !pendingServices.isEmpty || !pendingSlices.isEmpty || zoneChanged }
@@ -52,18 +62,18 @@ public struct ServiceChangeTracker: Sendable {
     // MARK: Events
 
     /// A Service was added or updated.
-    public mutating func serviceUpdated(_ service: Service) { record(&pendingServices, applied: services, Self.reduced(service)) }
+    public mutating func serviceUpdated(_ service: Service) { Self.record(&pendingServices, applied: services, Self.reduced(service)) }
 
     public mutating func serviceDeleted(_ service: Service) { serviceDeleted(ObjectKey(service.metadata)) }
 
-    public mutating func serviceDeleted(_ key: ObjectKey) { record(&pendingServices, applied: services, key: key, nil) }
+    public mutating func serviceDeleted(_ key: ObjectKey) { Self.record(&pendingServices, applied: services, key: key, nil) }
 
     /// An EndpointSlice was added or updated.
-    public mutating func sliceUpdated(_ slice: EndpointSlice) { record(&pendingSlices, applied: slices, Self.reduced(slice)) }
+    public mutating func sliceUpdated(_ slice: EndpointSlice) { Self.record(&pendingSlices, applied: slices, Self.reduced(slice)) }
 
     public mutating func sliceDeleted(_ slice: EndpointSlice) { sliceDeleted(ObjectKey(slice.metadata)) }
 
-    public mutating func sliceDeleted(_ key: ObjectKey) { record(&pendingSlices, applied: slices, key: key, nil) }
+    public mutating func sliceDeleted(_ key: ObjectKey) { Self.record(&pendingSlices, applied: slices, key: key, nil) }
 
     /// A Node was added or updated; only this node's zone label matters.
     public mutating func nodeUpdated(_ node: Node) {
@@ -95,11 +105,13 @@ public struct ServiceChangeTracker: Sendable {
         }
     }
 
-    private func record<T: KubeResource>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T], _ object: T) {
+    // Static: an instance method would borrow all of `self` while `pending` (part of it) is
+    // mutated, and the copy that forces makes each event copy the whole pending map.
+    private static func record<T: KubeResource>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T], _ object: T) {
         record(&pending, applied: applied, key: object.key, object)
     }
 
-    private func record<T: Sendable & Equatable>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T],
+    private static func record<T: Sendable & Equatable>(_ pending: inout [ObjectKey: Change<T>], applied: [ObjectKey: T],
                                                  key: ObjectKey, _ object: T?) {
         var change = pending[key] ?? Change(previous: applied[key], current: nil)
         change.current = object
@@ -147,8 +159,10 @@ public struct ServiceChangeTracker: Sendable {
         }
 
         var changed: Set<ServicePortKey> = []
+        var previous: [ServicePortKey: ServicePortInfo] = [:]
         let builder = ServicePortBuilder(node: node)
         let byService = slicesByService
+        lastRecomputed = dirty.count
         for key in dirty.sorted() {
             var output = ServicePortBuilder.Output()
             if let service = services[key] {
@@ -163,16 +177,16 @@ public struct ServiceChangeTracker: Sendable {
 
             let newKeys = output.ports.map(\.key)
             for old in portsByService[key] ?? [] where !newKeys.contains(old) {
-                current[old] = nil
+                previous[old] = current.removeValue(forKey: old)
                 changed.insert(old)
             }
             for info in output.ports where current[info.key] != info {
-                current[info.key] = info
+                previous[info.key] = current.updateValue(info, forKey: info.key)
                 changed.insert(info.key)
             }
             portsByService[key] = newKeys.isEmpty ? nil : newKeys
         }
-        return ServicePortUpdate(changed: changed, ports: current, diagnostics: diagnostics)
+        return ServicePortUpdate(changed: changed, ports: current, diagnostics: diagnostics, previous: previous)
     }
 
     private mutating func setSplitBackends(of service: ObjectKey, _ backends: [ObjectKey]) {

@@ -81,8 +81,11 @@ enum ServiceParser {
             }
         }
 
+        // apiservice.NeedsHealthCheck: only LoadBalancers with eTP Local; kube-proxy logs an
+        // error when the port is missing and serves no health check.
         var healthCheckNodePort: UInt16?
-        if type == "LoadBalancer", externalPolicyLocal, let p = spec.healthCheckNodePort, p != 0 {
+        if type == "LoadBalancer", externalPolicyLocal {
+            let p = spec.healthCheckNodePort ?? 0
             if let port = portNumber(p) {
                 healthCheckNodePort = port
             } else {

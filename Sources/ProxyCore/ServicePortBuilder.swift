@@ -1,7 +1,17 @@
 import KubeAPI
 
-/// Builds the ServicePortInfos of one Service from the Service, the EndpointSlices of the
-/// Services it draws endpoints from, and the node. Pure.
+/// ProxyCore turns Kubernetes objects into what the proxier programs: one ServicePortInfo per
+/// Service port per IP family, with kube-proxy's rules applied (pkg/proxy: serviceport.go,
+/// endpointslicecache.go, topology.go) and Sluice's annotations resolved. It is pure: no I/O,
+/// no clock, no logging; problems come back as `Diagnostic` values for the caller to log or
+/// turn into Events. It never decides packet handling (reject, drop, masquerade): it states
+/// the facts the proxier decides from.
+///
+/// Entry points: `ServicePortBuilder.servicePorts(services:slices:node:)` for a whole set of
+/// objects, `ServiceChangeTracker` for a stream of events.
+///
+/// `ServicePortBuilder` builds the ServicePortInfos of one Service from the Service, the
+/// EndpointSlices of the Services it draws endpoints from, and the node.
 public struct ServicePortBuilder: Sendable {
     public var node: NodeContext
 

@@ -134,3 +134,26 @@ func parseErrors(_ c: ParseCase) throws {
     let error = try #require(throws: ManifestErrors.self) { try ManifestLoader.load(paths: ["/nonexistent/sluice"]) }
     #expect(error.errors.map(\.description) == ["/nonexistent/sluice, document 1: no such file or directory"])
 }
+
+@Test func yamlScalarsAsKubectlReadsThem() throws {
+    let yaml = """
+    kind: Service
+    apiVersion: v1
+    metadata:
+      name: a
+      labels: &labels {app: web, tier: "1"}
+      annotations:
+        sluice.dev/weight: "010"
+        note: yes-ish
+    spec:
+      clusterIP: 10.0.0.1
+      ports: [{port: 0x50, name: http}]
+      selector: *labels
+    """
+    let m = try ManifestLoader.parse(yaml, file: "a.yaml")
+    let s = try #require(m.services.first)
+    #expect(s.metadata.labels == ["app": "web", "tier": "1"])
+    #expect(s.spec.selector == ["app": "web", "tier": "1"])
+    #expect(s.spec.ports.map(\.port) == [80])
+    #expect(s.metadata.annotations?["sluice.dev/weight"] == "010")
+}

@@ -74,6 +74,13 @@ let frontendCases: [FrontendCase] = [
                  },
                  expected: [ServicePortInfo(name: http, family: .v4, clusterIP: ip("10.0.0.10"), port: 80, nodePort: 30080,
                                             externalPolicyLocal: true, healthCheckNodePort: 32000)]),
+    FrontendCase(name: "LoadBalancer eTP Local without a health check node port",
+                 service: service {
+                     $0.spec.type = "LoadBalancer"
+                     $0.spec.externalTrafficPolicy = "Local"
+                 },
+                 expected: [ServicePortInfo(name: http, family: .v4, clusterIP: ip("10.0.0.10"), port: 80, externalPolicyLocal: true)],
+                 diagnostics: [#"Service ns/web: spec.healthCheckNodePort = "0": not a port number; no health check server"#]),
     FrontendCase(name: "NodePort eTP Local: no health check node port (only LoadBalancers need one)",
                  service: service {
                      $0.spec.type = "NodePort"
