@@ -65,8 +65,10 @@ struct Contribution: Hashable, Sendable {
                 return history(ref).flatMap { values.firstIndex(of: $0) }
             }
             if slots.isEmpty {
-                // kube-proxy: no endpoints at all → reject; endpoints, but none for this traffic → drop.
-                let verdict: Verdict = port.hasEndpoints ? .drop : .goto(Layout.rejectChain)
+                // kube-proxy: no endpoints at all → reject; endpoints, but none for this traffic
+                // (traffic policy Local without local ones) → drop. Every endpoint drained
+                // (weight 0) → reject: nothing may take new connections.
+                let verdict: Verdict = endpoints.isEmpty && port.hasEndpoints ? .drop : .goto(Layout.rejectChain)
                 add(noEndpoints, SetElement(key, verdict: verdict, comment: comment))
                 return
             }

@@ -101,3 +101,41 @@ struct Layouts {
 }
 
 
+
+/// Where a full sync's user-space time goes, phase by phase (CPU time of this thread, so other
+/// load on the machine does not count).
+enum FullSyncPhases {
+    static func cpu() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    static func run(_ n: Int) throws {
+        let ports = Layouts.servicePorts(n)
+        var proxier = NFTProxier(families: [.v4], options: ProxierOptions())
+        let a = cpu()
+        let t = proxier.fullSync(ports, live: Ruleset())
+        let b = cpu()
+        let r = proxier.currentRuleset
+        let c = cpu()
+        let t2 = Transaction.adding(r)
+        let d = cpu()
+        let bytes = try NFTablesConnection.encodedSize(of: t2)
+        let e = cpu()
+        print(String(format: "| %d | fullSync %.3f | of it currentRuleset %.3f, Transaction %.3f | encode %.3f | %d commands, %.1f MB |",
+                     n, b - a, c - b, d - c, e - d, t.commands.count, Double(bytes) / 1e6))
+    }
+}
+
+/// CPU time to build and to encode the chain-per-Service shape (issue 2's load benchmark).
+enum EncodePhases {
+    static func run(_ n: Int) throws {
+        let a = FullSyncPhases.cpu()
+        let t = ServiceShape.transaction(services: n)
+        let b = FullSyncPhases.cpu()
+        _ = try NFTablesConnection.encodedSize(of: t)
+        let c = FullSyncPhases.cpu()
+        print(String(format: "| %d | chain per Service: model %.3f | encode %.3f |", n, b - a, c - b))
+    }
+}

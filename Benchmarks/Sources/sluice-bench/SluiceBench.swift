@@ -10,7 +10,7 @@ struct SluiceBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice-bench",
         abstract: "Sluice's scale benchmarks, run side by side in private network namespaces.",
-        subcommands: [Load.self, LayoutsCommand.self]
+        subcommands: [Load.self, LayoutsCommand.self, Phases.self]
     )
 }
 
@@ -105,6 +105,18 @@ struct LayoutsCommand: ParsableCommand {
 
     func run() throws {
         try Layouts(services: services.split(separator: ",").compactMap { Int($0) }, changes: changes, connects: connects).run()
+    }
+}
+
+struct Phases: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "CPU time of a full sync's user-space phases.")
+    @Option(help: "Comma-separated Service counts.")
+    var services: String = "10000,100000"
+    func run() throws {
+        for n in services.split(separator: ",").compactMap({ Int($0) }) {
+            try FullSyncPhases.run(n)
+            try EncodePhases.run(n)
+        }
     }
 }
 
