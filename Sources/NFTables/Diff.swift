@@ -51,6 +51,13 @@ private struct ElementID: Hashable {
         keyEnd = e.keyEnd
         intervalEnd = e.intervalEnd
     }
+
+    // Arrays of bytes hash byte by byte by default; hash them as buffers.
+    func hash(into h: inout Hasher) {
+        key.withUnsafeBytes { h.combine(bytes: $0) }
+        keyEnd?.withUnsafeBytes { h.combine(bytes: $0) }
+        h.combine(intervalEnd)
+    }
 }
 
 private struct RulesetDiff {

@@ -30,6 +30,13 @@ struct ElementRef: Hashable, Sendable {
     var family: IPFamily
     var set: String
     var key: [UInt8]
+
+    // Arrays of bytes hash byte by byte by default; hash the key as one buffer.
+    func hash(into h: inout Hasher) {
+        h.combine(family)
+        h.combine(set)
+        key.withUnsafeBytes { h.combine(bytes: $0) }
+    }
 }
 
 /// What one service port puts into the kernel: map elements and the class chains they jump to.
@@ -48,7 +55,9 @@ struct Contribution: Hashable, Sendable {
     /// The elements and class chains for `port`, as the layout lays them out. `history` gives
     /// the value (endpoint address . port) each backend element held before, so that slots
     /// stay with the endpoints that held them.
-    init(_ port: ServicePortInfo, options: ProxierOptions, history: (ElementRef) -> [UInt8]? = { _ in nil }) {
+    init(_ port: ServicePortInfo, options: ProxierOptions, history: ((ElementRef) -> [UInt8]?)? = nil) {
+        let frontends = (port.clusterIP == nil ? 0 : 1) + port.externalIPs.count + port.loadBalancerIPs.count + (port.nodePort == nil ? 0 : 1)
+        elements.reserveCapacity(frontends * (1 + port.clusterEndpoints.count) + port.clusterEndpoints.count + port.externalEndpoints.count)
         let fam = port.family
         let comment = String(port.name.description.utf8.prefix(maxCommentLength)) ?? port.name.description
         let proto = Value.proto(port.name.protocol.number)
@@ -59,10 +68,15 @@ struct Contribution: Hashable, Sendable {
         /// A frontend keyed by `key` in `dispatch`, its backends in `backendsSet` keyed by `key . slot`.
         func frontend(key: [Value], dispatch: String, backendsSet: String, noEndpoints: String,
                       endpoints: [Endpoint], nodePort: Bool, masquerade: Layout.Masquerade) {
-            let values = endpoints.map { Value.bytes([$0.address.value, .port($0.port)]) }
-            let slots = Slots.assign(endpoints) { slot in
-                let ref = ElementRef(family: fam, set: backendsSet, key: Value.bytes(key + [.u32(UInt32(slot))]))
-                return history(ref).flatMap { values.firstIndex(of: $0) }
+            let slots: [Int]
+            if let history {
+                let values = endpoints.map { Value.bytes([$0.address.value, .port($0.port)]) }
+                slots = Slots.assign(endpoints) { slot in
+                    let ref = ElementRef(family: fam, set: backendsSet, key: Value.bytes(key + [.u32(UInt32(slot))]))
+                    return history(ref).flatMap { values.firstIndex(of: $0) }
+                }
+            } else {
+                slots = Slots.assign(endpoints)
             }
             if slots.isEmpty {
                 // kube-proxy: no endpoints at all → reject; endpoints, but none for this traffic

@@ -111,7 +111,8 @@ public struct NFTProxier: Sendable {
         for (key, info) in changes {
             guard families.contains(key.family) else { continue }
             let old = contributions[key] ?? .empty
-            let new = info.map { Contribution($0, options: options, history: history ?? old.history) } ?? .empty
+            let past: ((ElementRef) -> [UInt8]?)? = history ?? (old.elements.isEmpty ? nil : { old.history($0) })
+            let new = info.map { Contribution($0, options: options, history: past) } ?? .empty
             if old == new { continue }
             contributions[key] = info == nil ? nil : new
             for cc in new.classChains.subtracting(old.classChains) {
