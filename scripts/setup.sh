@@ -9,6 +9,7 @@ packages=(
   nftables                               # `nft` for round-trip tests and `sluice diff` checks
   iptables ipset conntrack               # comparison benchmarks, UDP conntrack cleanup
   iproute2 kmod procps                   # network namespaces, veth pairs in tests
+  python3                                # the small TCP listeners and clients of packet tests
 )
 
 missing=()
