@@ -158,29 +158,6 @@ public enum Probe {
         c.close()
     """
 
-    /// Connects `count` times to addr:port and prints the connect() latency percentiles in µs:
-    /// `p50 p90 p99 failures`.
-    public static let tcpConnectLatency = """
-    import socket, sys, time
-    addr, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
-    lat, fail = [], 0
-    for _ in range(count):
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.settimeout(2)
-        t0 = time.perf_counter()
-        try:
-            s.connect((addr, port))
-            lat.append((time.perf_counter() - t0) * 1e6)
-        except OSError:
-            fail += 1
-        finally:
-            s.close()
-    lat.sort()
-    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else -1
-    print(f"{q(0.5):.1f} {q(0.9):.1f} {q(0.99):.1f} {fail}")
-    """
-
     /// Connects `count` times to addr:port; prints each answer, `REFUSED` or `TIMEOUT`.
     public static let tcpConnect = """
     import errno, socket, sys

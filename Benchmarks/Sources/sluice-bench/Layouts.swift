@@ -25,20 +25,19 @@ struct Layouts {
     }
 
     func run() throws {
-        print("| Services | layout | full load (s) | of which model+encode (s) | one endpoint change, median (ms) | connect p50 / p99 to last Service (µs) | no-NAT p50 / p99 (µs) |")
-        print("|---|---|---|---|---|---|---|")
+        print("| Services | layout | full load (s) | of which model+encode (s) | one endpoint change, median (ms) | connect p50 / p99 to last Service (µs) | no-NAT p50 / p99 (µs) | NAT / no-NAT p50 |")
+        print("|---|---|---|---|---|---|---|---|")
         for n in services {
             try measureSluice(n)
             try measureChainPerService(n)
         }
     }
 
-    private func latency(_ rig: ProxyRig, _ address: String, _ port: Int) throws -> (Double, Double) {
-        // Warm-up, then the measured run.
-        _ = try rig.client.exec(["python3", "-c", Probe.tcpConnectLatency, address, String(port), "20"])
-        let out = try rig.client.exec(["python3", "-c", Probe.tcpConnectLatency, address, String(port), String(connects)]).stdout
-        let f = out.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        return (f.first ?? -1, f.count > 2 ? f[2] : -1)
+    /// Connect latency to the last Service and, interleaved, straight to the endpoint (no NAT).
+    private func latency(_ rig: ProxyRig, _ n: Int) throws -> (ConnectLatency.Result, ConnectLatency.Result) {
+        let r = try ConnectLatency.measure(from: rig.client, targets: [(ServiceShape.serviceIP(n - 1).description, 80), ("10.1.0.2", 8080)],
+                                           count: connects)
+        return (r[0], r[1])
     }
 
     private func measureSluice(_ n: Int) throws {
@@ -63,11 +62,9 @@ struct Layouts {
             times.append(now() - a)
         }
         times.sort()
-        let last = ServiceShape.serviceIP(n - 1).description
-        let (p50, p99) = try latency(rig, last, 80)
-        let (d50, d99) = try latency(rig, "10.1.0.2", 8080)
-        print(String(format: "| %d | Sluice (maps + class chains) | %.3f | %.3f | %.2f | %.0f / %.0f | %.0f / %.0f |",
-                     n, load, modelEncode, times[times.count / 2] * 1000, p50, p99, d50, d99))
+        let (nat, direct) = try latency(rig, n)
+        print(String(format: "| %d | Sluice (maps + class chains) | %.3f | %.3f | %.2f | %.0f / %.0f | %.0f / %.0f | %.2f× |",
+                     n, load, modelEncode, times[times.count / 2] * 1000, nat.p50, nat.p99, direct.p50, direct.p99, nat.p50 / direct.p50))
     }
 
     private func measureChainPerService(_ n: Int) throws {
@@ -92,11 +89,9 @@ struct Layouts {
             times.append(now() - a)
         }
         times.sort()
-        let last = ServiceShape.serviceIP(n - 1).description
-        let (p50, p99) = try latency(rig, last, 80)
-        let (d50, d99) = try latency(rig, "10.1.0.2", 8080)
-        print(String(format: "| %d | chain per Service | %.3f | %.3f | %.2f | %.0f / %.0f | %.0f / %.0f |",
-                     n, load, t1 - t0, times[times.count / 2] * 1000, p50, p99, d50, d99))
+        let (nat, direct) = try latency(rig, n)
+        print(String(format: "| %d | chain per Service | %.3f | %.3f | %.2f | %.0f / %.0f | %.0f / %.0f | %.2f× |",
+                     n, load, t1 - t0, times[times.count / 2] * 1000, nat.p50, nat.p99, direct.p50, direct.p99, nat.p50 / direct.p50))
     }
 }
 
