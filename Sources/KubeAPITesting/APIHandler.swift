@@ -16,7 +16,7 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var generation = 0
     private var watchActive = false
     private var watchID: Int?
-    private var pending: [ByteBuffer] = []
+    private var pending = CircularBuffer<ByteBuffer>()
     private var pumping = false
     private var sent = 0
     private var dropAfter: Int?
@@ -70,7 +70,7 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
             sent = 0
             dropAfter = plan.dropAfterEvents
             shape = plan.shape
-            pending = []
+            pending.removeAll()
             let loop = context.eventLoop.assumeIsolated()
             timers.append(loop.scheduleTask(in: .seconds(Int64(plan.timeoutSeconds))) { [self] in endWatch() })
             if plan.bookmarks, let id = plan.id {
@@ -127,12 +127,11 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func writeChunk() {
         guard let context, watchActive, !pending.isEmpty else { return }
         let n = min(max(shape.eventsPerChunk, 1), pending.count)
-        var chunk = pending[0]
-        for i in 1..<max(n, 1) where i < n {
-            var next = pending[i]
+        var chunk = pending.removeFirst()
+        for _ in 1..<max(n, 1) where !pending.isEmpty {
+            var next = pending.removeFirst()
             chunk.writeBuffer(&next)
         }
-        pending.removeFirst(n)
         var cut = 0
         for offset in shape.splitAt.sorted() where offset > cut && offset < chunk.readableBytes {
             if let piece = chunk.getSlice(at: chunk.readerIndex + cut, length: offset - cut) {
@@ -171,7 +170,7 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
         watchActive = false
         for t in timers { t.cancel() }
         timers = []
-        pending = []
+        pending.removeAll()
         if let id = watchID { box.simulator?.unregisterWatch(id) }
         watchID = nil
     }

@@ -157,7 +157,8 @@ public struct Reflector<Object: KubeResource>: Sendable {
     /// mid-list (410) restarts the list from the beginning.
     private func listAll() async throws -> String {
         restart: while true {
-            var items: [Object] = []
+            // Objects go straight into the dictionary the store will keep: no second copy.
+            var items: [ObjectKey: Object] = [:]
             var token: String?
             var listRV: String?
             repeat {
@@ -175,13 +176,17 @@ public struct Reflector<Object: KubeResource>: Sendable {
                     continue restart
                 }
                 // Every page of a paged list is served at the first page's resourceVersion.
-                if listRV == nil { listRV = page.metadata.resourceVersion }
-                items.append(contentsOf: page.items.lazy.filter(options.matches))
+                if listRV == nil {
+                    listRV = page.metadata.resourceVersion
+                    items.reserveCapacity(page.items.count + Int(page.metadata.remainingItemCount ?? 0))
+                }
+                for item in page.items where options.matches(item) { items[item.key] = item }
                 token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
             } while token != nil
             let rv = listRV ?? ""
+            let count = items.count
             store.replace(with: items, resourceVersion: rv)
-            logger.debug("listed", metadata: ["kube.count": "\(items.count)", "kube.resource-version": "\(rv)"])
+            logger.debug("listed", metadata: ["kube.count": "\(count)", "kube.resource-version": "\(rv)"])
             return rv
         }
     }
