@@ -92,9 +92,10 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
             var timing = fastTiming
             timing.watchTimeout = 1...1
             let options = ReflectorOptions<Service>.services(timing: timing)
+            // The first three watches break after three events each.
+            sim.dropNextWatches(afterEvents: 3, count: 3)
             try await withReflector(sim, options: options) { store, _ in
                 try await expectConverges(store, sim, options, "initial list")
-                sim.dropNextWatches(afterEvents: 3, count: 3)
                 try await eventually("watch open") { sim.openWatchCount == 1 }
                 for i in 0..<40 {
                     try sim.create(service("late", "s\(i)"))
@@ -111,7 +112,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
                 let reqs = sim.requests
                 #expect(reqs.filter { !$0.isWatch }.count == 1, "resumed every time without a relist")
                 let watches = reqs.filter(\.isWatch)
-                #expect(watches.count >= 5)
+                #expect(watches.count >= 5, "3 dropped, then a server timeout, then the current one")
                 // Each resumption starts from a version the client had seen, never from scratch.
                 #expect(watches.allSatisfy { ($0.query["resourceVersion"] ?? "").isEmpty == false })
             }
@@ -323,5 +324,25 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
         #expect(b.next(using: &rng) >= .seconds(15))
         b.connectionEnded(healthyFor: .seconds(61))
         #expect(b.next(using: &rng) <= .milliseconds(800))
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct NodeReflector {
+    @Test func watchesOnlyItsOwnNode() async throws {
+        try await withSimulator { sim in
+            try sim.create(Node(metadata: ObjectMeta(name: "node-a", labels: ["topology.kubernetes.io/zone": "z1"])))
+            try sim.create(Node(metadata: ObjectMeta(name: "node-b", labels: ["topology.kubernetes.io/zone": "z2"])))
+            let options = ReflectorOptions<Node>.node(named: "node-a", timing: fastTiming)
+            try await withReflector(sim, options: options) { store, _ in
+                try await expectConverges(store, sim, options, "own node")
+                #expect(store.objects.keys.map(\.name) == ["node-a"])
+                try await eventually("watch open") { sim.openWatchCount == 1 }
+                var a = try #require(sim.object(Node.self, name: "node-a"))
+                a.metadata.labels?["topology.kubernetes.io/zone"] = "z3"
+                try sim.update(a)
+                try await eventually("zone change seen") { store[ObjectKey(namespace: "", name: "node-a")]?.zone == "z3" }
+                #expect(sim.requests.allSatisfy { $0.query["fieldSelector"] == "metadata.name=node-a" })
+            }
+        }
     }
 }

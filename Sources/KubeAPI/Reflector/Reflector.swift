@@ -64,6 +64,13 @@ extension ReflectorOptions where Object == Service {
     }
 }
 
+extension ReflectorOptions where Object == Node {
+    /// One Node by name (the agent's own, for its labels such as the topology zone).
+    public static func node(named name: String, timing: ReflectorTiming = ReflectorTiming()) -> Self {
+        Self(fieldSelector: FieldSelector([.equals("metadata.name", name)]), timing: timing)
+    }
+}
+
 extension ReflectorOptions where Object == EndpointSlice {
     /// kube-proxy's EndpointSlice filter: slices of headless Services are left out.
     public static func endpointSlices(timing: ReflectorTiming = ReflectorTiming()) -> Self {
