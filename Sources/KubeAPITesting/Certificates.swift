@@ -9,7 +9,7 @@ struct SimulatorCertificates: Sendable {
     let serverKeyPEM: String
     let caKeyPEM: String
 
-    init(hostnames: [String] = ["localhost"], commonName: String = "sluice-kubeapi-simulator") throws {
+    init(hostnames: [String] = ["localhost"], loopbackAddresses: Bool = true, commonName: String = "sluice-kubeapi-simulator") throws {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName("\(commonName) CA") }
@@ -30,8 +30,10 @@ struct SimulatorCertificates: Sendable {
         )
         let serverKey = P256.Signing.PrivateKey()
         var names: [GeneralName] = hostnames.map { .dnsName($0) }
-        names.append(.ipAddress(ASN1OctetStringBytes.loopbackV4))
-        names.append(.ipAddress(ASN1OctetStringBytes.loopbackV6))
+        if loopbackAddresses {
+            names.append(.ipAddress(ASN1OctetStringBytes.loopbackV4))
+            names.append(.ipAddress(ASN1OctetStringBytes.loopbackV6))
+        }
         let server = try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),

@@ -89,7 +89,7 @@ public final class KubeAPISimulator: Sendable {
 
     /// Starts listening on 127.0.0.1, on a free port.
     public static func start(_ options: SimulatorOptions = SimulatorOptions(), logger: Logger = Logger(label: "kubeapi-simulator")) async throws -> KubeAPISimulator {
-        let certificates = options.tls ? try SimulatorCertificates() : nil
+        let certificates = options.tls ? try SimulatorCertificates(hostnames: options.certificateHostnames, loopbackAddresses: options.certificateNamesLoopback) : nil
         let sslContext: NIOSSLContext? = try certificates.map { c in
             let config = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(c.serverCertificatePEM.utf8)).map { .certificate($0) },

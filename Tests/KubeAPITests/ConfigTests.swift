@@ -156,3 +156,27 @@ func temporaryDirectory(_ name: String) throws -> URL {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct TLSServerName {
+    @Test func verifiesTheConfiguredServerNameInsteadOfTheURLHost() async throws {
+        // A certificate that names only kubernetes.default.svc, served on 127.0.0.1.
+        try await withSimulator(SimulatorOptions(certificateHostnames: ["kubernetes.default.svc"], certificateNamesLoopback: false)) { sim in
+            try sim.create(service("a", "b"))
+            let ca = sim.certificateAuthorityPEM.map { Array($0.utf8) }
+            func client(_ serverName: String?) throws -> KubeClient {
+                try KubeClient(config: ClusterConfig(server: sim.baseURL, tls: TLSSettings(certificateAuthorityPEM: ca, serverName: serverName)), logger: quietLogger, connectTimeout: .milliseconds(500))
+            }
+            let good = try client("kubernetes.default.svc")
+            #expect(try await good.list(Service.self).items == sim.objects(Service.self))
+            try await good.shutdown()
+            for name in [nil, "other.example"] {
+                let bad = try client(name)
+                await #expect { _ = try await bad.list(Service.self) } throws: { e in
+                    if case .transport = e as? KubeAPIError { return true }
+                    return false
+                }
+                try await bad.shutdown()
+            }
+        }
+    }
+}

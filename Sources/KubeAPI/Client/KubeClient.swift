@@ -73,6 +73,8 @@ public enum KubeAPIError: Error, Sendable, CustomStringConvertible {
 /// A small Kubernetes REST client: list and watch typed resources.
 public final class KubeClient: Sendable {
     public let config: ClusterConfig
+    /// The server URL requests go to; its host is `tls-server-name` when one is set.
+    private let baseURL: String
     private let http: HTTPClient
     private let logger: Logger
     private let maxListBytes = 512 << 20
@@ -95,9 +97,17 @@ public final class KubeClient: Sendable {
             tls.certificateVerification = .none
             logger.warning("TLS VERIFICATION IS DISABLED for the Kubernetes API: anyone on the path can impersonate the API server", metadata: ["kube.server": "\(config.server)"])
         }
-        if let serverName = config.tls.serverName {
-            logger.warning("tls-server-name is not supported yet; verifying the URL's host instead", metadata: ["kube.tls.server-name": "\(serverName)"])
+        var baseURL = config.server
+        var dnsOverride: [String: String] = [:]
+        if let serverName = config.tls.serverName, !serverName.isEmpty,
+           var url = URLComponents(string: config.server), let host = url.host, host != serverName {
+            // Verify (and send SNI for) serverName while connecting to the configured host:
+            // request serverName, and resolve it to the real host.
+            dnsOverride[serverName] = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+            url.host = serverName
+            baseURL = url.string ?? config.server
         }
+        self.baseURL = baseURL
         if let cert = config.tls.clientCertificatePEM, let key = config.tls.clientKeyPEM {
             do {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(cert).map { .certificate($0) }
@@ -109,6 +119,7 @@ public final class KubeClient: Sendable {
         var httpConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         httpConfig.timeout = .init(connect: .milliseconds(Int64(connectTimeout / .milliseconds(1))), read: nil)
         httpConfig.decompression = .disabled
+        httpConfig.dnsOverride = dnsOverride
         // AsyncHTTPClient's own logs stay off: they would carry request headers at trace level.
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig, backgroundActivityLogger: Self.silent)
     }
@@ -189,7 +200,7 @@ public final class KubeClient: Sendable {
 
     /// A GET; throws `KubeAPIError.status` for anything but 2xx.
     func send(path: String, query: [(String, String)], deadline: Duration) async throws -> HTTPClientResponse {
-        var url = config.server + path
+        var url = baseURL + path
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
