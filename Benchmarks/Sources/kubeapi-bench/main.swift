@@ -49,6 +49,13 @@ func makeSlice(_ i: Int, generation: Int = 0) -> EndpointSlice {
     )
 }
 
+/// User + system CPU seconds of this process so far.
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
+}
+
 func peakRSSMiB() -> Double {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
@@ -191,6 +198,7 @@ print(String(format: "list+decode %d Services + %d EndpointSlices: %.3f s, peak 
 
 // 2. watch throughput: replay the history of slice modifications, decode every event.
 var count = 0
+let cpu0 = cpuSeconds()
 let w0 = clock.now
 do {
     try await client.watch(EndpointSlice.self, WatchOptions(resourceVersion: String(listRV), timeoutSeconds: 600)) { event in
@@ -200,7 +208,7 @@ do {
 } catch is CancellationError {}
 let watchTime = clock.now - w0
 let secs = Double(watchTime.components.seconds) + Double(watchTime.components.attoseconds) / 1e18
-print(String(format: "watch: %d events decoded in %.3f s = %.0f events/s, peak RSS %.1f MiB", count, secs, Double(count) / secs, peakRSSMiB()))
+print(String(format: "watch: %d events decoded in %.3f s = %.0f events/s (client CPU %.3f s), peak RSS %.1f MiB", count, secs, Double(count) / secs, cpuSeconds() - cpu0, peakRSSMiB()))
 
 try await client.shutdown()
 try toChild.fileHandleForWriting.close()
