@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import KubeAPI
 import KubeAPITesting
 import Synchronization
@@ -343,6 +344,54 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
                 try await eventually("zone change seen") { store[ObjectKey(namespace: "", name: "node-a")]?.zone == "z3" }
                 #expect(sim.requests.allSatisfy { $0.query["fieldSelector"] == "metadata.name=node-a" })
             }
+        }
+    }
+}
+
+/// Captures every log record, to prove what is (and is not) logged.
+struct RecordingLogHandler: LogHandler {
+    final class Store: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    init(store: Store) { self.store = store }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { _, b in b }
+        store.lines.withLock { $0.append("\(event.level) \(event.message) \(all)") }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct Logging401And403 {
+    @Test func tokensNeverReachTheLogsAnd403NamesThePermission() async throws {
+        let secret = "sekret-token-0123456789"
+        try await withSimulator(SimulatorOptions(tokens: [secret: "sluice"], permissions: ["sluice": Permission.read("services")])) { sim in
+            let logs = RecordingLogHandler.Store()
+            let logger = Logger(label: "capture") { _ in RecordingLogHandler(store: logs) }
+            let config = sim.clusterConfig(credentials: .token(secret))
+            let client = try KubeClient(config: config, logger: logger)
+            let slices = Reflector(client: client, store: ObjectStore<EndpointSlice>(), options: .endpointSlices(timing: fastTiming), logger: logger)
+            let task = Task { try await slices.run() }
+            try await eventually("a 403 was logged") { logs.lines.withLock { $0.contains { $0.contains("403") } } }
+            sim.setTokens([:])
+            sim.setTokens(["another": "x"])
+            try await eventually("a 401 was logged") { logs.lines.withLock { $0.contains { $0.contains("401") } } }
+            task.cancel()
+            _ = await task.result
+            try await client.shutdown()
+            let lines = logs.lines.withLock { $0 }
+            #expect(!lines.isEmpty)
+            #expect(lines.allSatisfy { !$0.contains(secret) })
+            #expect(lines.contains { $0.contains(#"cannot list resource "endpointslices" in API group "discovery.k8s.io""#) })
+            #expect(!"\(config)".contains(secret))
         }
     }
 }
