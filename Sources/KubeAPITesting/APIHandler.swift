@@ -61,6 +61,8 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
             } else {
                 context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
+        case .drop:
+            context.close(promise: nil)
         case .watch(let plan):
             var h = HTTPHeaders([("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
             if !keepAlive { h.add(name: "Connection", value: "close") }

@@ -286,7 +286,8 @@ public final class KubeAPISimulator: Sendable {
 
     // MARK: faults
 
-    /// The next `count` matching requests fail with `status` (429 or 5xx) and Retry-After.
+    /// The next `count` matching requests fail with `status` (429 or 5xx) and Retry-After;
+    /// status 0 closes the connection without an answer (a broken network).
     public func failNextRequests(_ count: Int, status: Int = 429, retryAfterSeconds: Int? = 1, matching: RequestMatch = .any) {
         state.withLock { $0.failures.append(Failure(remaining: count, status: status, retryAfterSeconds: retryAfterSeconds, match: matching)) }
     }

@@ -8,6 +8,8 @@ import Synchronization
 enum SimResponse {
     case body(HTTPResponseStatus, [(String, String)], ByteBuffer)
     case watch(WatchPlan)
+    /// Close the connection without answering.
+    case drop
 }
 
 struct WatchPlan {
@@ -29,6 +31,7 @@ extension KubeAPISimulator {
             let code: Int = switch response {
             case .body(let status, _, _): Int(status.code)
             case .watch: 200
+            case .drop: 0
             }
             s.requests.append(RecordedRequest(method: method.rawValue, path: path, query: query, user: user, status: code, at: ContinuousClock.now))
             return response
@@ -75,6 +78,7 @@ extension KubeAPISimulator {
             s.failures[i].remaining -= 1
             let f = s.failures[i]
             if s.failures[i].remaining == 0 { s.failures.remove(at: i) }
+            if f.status == 0 { return .drop }
             let reason = f.status == 429 ? "TooManyRequests" : "InternalError"
             var headers: [(String, String)] = []
             if let ra = f.retryAfterSeconds { headers.append(("Retry-After", String(ra))) }

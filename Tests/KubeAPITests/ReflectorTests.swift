@@ -395,3 +395,26 @@ struct RecordingLogHandler: LogHandler {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct ConnectionFailures {
+    @Test func backOffExponentiallyThenRecover() async throws {
+        try await withSimulator { sim in
+            try sim.create(service("a", "b"))
+            // Seven requests in a row lose their connection.
+            sim.failNextRequests(7, status: 0, retryAfterSeconds: nil, matching: .list())
+            var timing = fastTiming
+            timing.backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(300), jitter: 0.2, resetAfter: .seconds(5))
+            let options = ReflectorOptions<Service>.services(timing: timing)
+            try await withReflector(sim, options: options) { store, _ in
+                try await expectConverges(store, sim, options, "after the network came back")
+                let lists = sim.requests.filter { !$0.isWatch }
+                #expect(lists.map(\.status) == [0, 0, 0, 0, 0, 0, 0, 200])
+                let gaps = zip(lists.dropFirst(), lists).map { $0.at - $1.at }
+                // Nominal delays 20, 40, 80, 160, 300 (capped), 300, 300 ms, each minus up to 20 % jitter.
+                let floors: [Duration] = [16, 32, 64, 128, 240, 240, 240].map { .milliseconds($0) }
+                for (gap, floor) in zip(gaps, floors) { #expect(gap >= floor) }
+                #expect(gaps[5] < .milliseconds(900), "capped at the maximum")
+            }
+        }
+    }
+}
