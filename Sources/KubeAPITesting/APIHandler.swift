@@ -1,6 +1,7 @@
 import KubeAPI
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// One connection: answers requests from the simulator, and streams a watch's events with
 /// the scripted chunking, pacing and drops. Confined to its channel's event loop.
@@ -49,7 +50,9 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
         keepAlive = head.isKeepAlive
         generation += 1
         let sink = makeSink(context, generation: generation)
-        switch sim.serve(method: head.method, uri: head.uri, headers: head.headers, sink: sink) {
+        let peer = (try? context.pipeline.syncOperations.nioSSL_peerCertificate()).flatMap { $0 }
+        let certificateUser = peer.flatMap { try? $0.toDERBytes() }.flatMap(SimulatorCertificates.commonName(der:))
+        switch sim.serve(method: head.method, uri: head.uri, headers: head.headers, certificateUser: certificateUser, sink: sink) {
         case .body(let status, let headers, let body):
             var h = HTTPHeaders(headers)
             h.add(name: "Content-Length", value: String(body.readableBytes))

@@ -91,10 +91,13 @@ public final class KubeAPISimulator: Sendable {
     public static func start(_ options: SimulatorOptions = SimulatorOptions(), logger: Logger = Logger(label: "kubeapi-simulator")) async throws -> KubeAPISimulator {
         let certificates = options.tls ? try SimulatorCertificates(hostnames: options.certificateHostnames, loopbackAddresses: options.certificateNamesLoopback) : nil
         let sslContext: NIOSSLContext? = try certificates.map { c in
-            let config = TLSConfiguration.makeServerConfiguration(
+            var config = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(c.serverCertificatePEM.utf8)).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(c.serverKeyPEM.utf8), format: .pem))
             )
+            // Client certificates signed by the simulator's CA authenticate as their CN.
+            config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(c.caPEM.utf8)))
+            config.certificateVerification = .optionalVerification
             return try NIOSSLContext(configuration: config)
         }
         let state = Mutex(State(
@@ -273,6 +276,12 @@ public final class KubeAPISimulator: Sendable {
     }
 
     // MARK: auth
+
+    /// A client certificate and key (PEM) that authenticate as `user`.
+    public func issueClientCertificate(user: String) throws -> (certificatePEM: String, keyPEM: String) {
+        guard let certificates else { throw SimulatorError(code: 400, message: "client certificates need TLS") }
+        return try certificates.issueClientCertificate(user: user)
+    }
 
     /// Replaces the accepted bearer tokens (token → user): rotation and revocation.
     public func setTokens(_ tokens: [String: String]) {

@@ -23,10 +23,10 @@ struct WatchPlan {
 
 extension KubeAPISimulator {
     /// Serves one request. Watch events (and the initial ones) are pushed through `sink`.
-    func serve(method: HTTPMethod, uri: String, headers: HTTPHeaders, sink: WatchSink) -> SimResponse {
+    func serve(method: HTTPMethod, uri: String, headers: HTTPHeaders, certificateUser: String?, sink: WatchSink) -> SimResponse {
         let (path, query) = Self.parse(uri)
         return state.withLock { s in
-            var user: String?
+            var user: String? = certificateUser
             let response = route(&s, method: method, path: path, query: query, headers: headers, sink: sink, user: &user)
             let code: Int = switch response {
             case .body(let status, _, _): Int(status.code)
@@ -40,7 +40,7 @@ extension KubeAPISimulator {
 
     private func route(_ s: inout State, method: HTTPMethod, path: String, query: [String: String], headers: HTTPHeaders, sink: WatchSink, user: inout String?) -> SimResponse {
         // Authentication.
-        if !s.tokens.isEmpty {
+        if !s.tokens.isEmpty, user == nil {
             guard let auth = headers.first(name: "Authorization"), auth.hasPrefix("Bearer "),
                   let name = s.tokens[String(auth.dropFirst(7))]
             else {

@@ -180,3 +180,29 @@ func temporaryDirectory(_ name: String) throws -> URL {
         }
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct ClientCertificates {
+    @Test func kubeconfigClientCertificateAuthenticatesOverMutualTLS() async throws {
+        let dir = try temporaryDirectory("mtls")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await withSimulator(SimulatorOptions(tokens: ["unused": "nobody"], permissions: ["system:node:n1": Permission.read("services")])) { sim in
+            try sim.create(service("a", "b"))
+            let (cert, key) = try sim.issueClientCertificate(user: "system:node:n1")
+            try cert.write(to: dir.appendingPathComponent("client.crt"), atomically: true, encoding: .utf8)
+            try key.write(to: dir.appendingPathComponent("client.key"), atomically: true, encoding: .utf8)
+            try (sim.certificateAuthorityPEM ?? "").write(to: dir.appendingPathComponent("ca.crt"), atomically: true, encoding: .utf8)
+            let yaml = """
+            clusters: [{name: sim, cluster: {server: "\(sim.baseURL)", certificate-authority: ca.crt}}]
+            users: [{name: node, user: {client-certificate: client.crt, client-key: client.key}}]
+            contexts: [{name: sim, context: {cluster: sim, user: node}}]
+            current-context: sim
+            """
+            let path = dir.appendingPathComponent("kubeconfig").path
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let client = try KubeClient(config: ClusterConfig.load(kubeconfig: path, logger: quietLogger), logger: quietLogger)
+            #expect(try await client.list(Service.self).items == sim.objects(Service.self))
+            #expect(sim.requests.map(\.user) == ["system:node:n1"])
+            try await client.shutdown()
+        }
+    }
+}
