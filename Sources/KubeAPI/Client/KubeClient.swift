@@ -143,9 +143,13 @@ public final class KubeClient: Sendable {
         } catch {
             throw KubeAPIError.transport("reading list of \(Object.resource.plural): \(error)")
         }
-        let data = body.withUnsafeReadableBytes { Data($0) }
         do {
-            return try KubeDecoding.decode(ObjectList<Object>.self, from: data, decoder: JSONDecoder())
+            // Decoded in place: a page can be megabytes, so no copy into a Data of its own.
+            return try body.withUnsafeReadableBytes { raw in
+                guard let base = raw.baseAddress else { return ObjectList(metadata: ListMeta(), items: []) }
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
+                return try KubeDecoding.decode(ObjectList<Object>.self, from: data, decoder: JSONDecoder())
+            }
         } catch let e as KubeDecodingError {
             throw KubeAPIError.decoding(e)
         }
