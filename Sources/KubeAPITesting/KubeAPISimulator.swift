@@ -20,6 +20,8 @@ public final class KubeAPISimulator: Sendable {
         var labels: LabelSelector?
         var fields: FieldSelector?
         var bookmarks: Bool
+        /// Events at or below this version are not sent (a watch from a future version waits).
+        var startResourceVersion: Int
         var sink: WatchSink
         /// Events kept back while watch delivery is held.
         var held: [ByteBuffer] = []
@@ -248,7 +250,7 @@ public final class KubeAPISimulator: Sendable {
         }
         guard let d = descriptors[event.plural] else { return }
         for id in s.watchers.keys {
-            guard let w = s.watchers[id], w.plural == event.plural, let bytes = Self.render(event, for: w, d) else { continue }
+            guard let w = s.watchers[id], w.plural == event.plural, event.resourceVersion > w.startResourceVersion, let bytes = Self.render(event, for: w, d) else { continue }
             if s.holdWatchEvents {
                 s.watchers[id]?.held.append(bytes)
             } else {

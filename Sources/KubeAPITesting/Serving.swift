@@ -172,9 +172,10 @@ extension KubeAPISimulator {
             dropAfterEvents: s.watchDrops.isEmpty ? nil : s.watchDrops.removeFirst(),
             shape: s.streamShape
         )
-        let watcher = Watcher(plural: d.plural, namespace: namespace, labels: labels, fields: fields, bookmarks: plan.bookmarks, sink: sink)
-        var initial: [ByteBuffer] = []
         let rvText = query["resourceVersion"] ?? ""
+        let start = Int(rvText).map { max($0, 0) } ?? s.resourceVersion
+        let watcher = Watcher(plural: d.plural, namespace: namespace, labels: labels, fields: fields, bookmarks: plan.bookmarks, startResourceVersion: start, sink: sink)
+        var initial: [ByteBuffer] = []
         if rvText.isEmpty || rvText == "0" {
             // "Start at most recent" / "any": the current state as synthetic ADDED events.
             initial = (s.objects[d.plural] ?? [:]).values

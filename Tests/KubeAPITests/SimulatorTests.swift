@@ -113,6 +113,24 @@ import Testing
         }
     }
 
+    @Test func watchFromAFutureVersionWaitsForIt() async throws {
+        try await withSimulator { sim in
+            let client = try KubeClient(config: sim.clusterConfig(), logger: quietLogger)
+            let future = sim.resourceVersion + 2
+            let watch = Task {
+                var names: [String] = []
+                try await client.watch(Service.self, WatchOptions(resourceVersion: String(future), timeoutSeconds: 1)) { e in
+                    if case .added(let s) = e { names.append(s.metadata.name) }
+                }
+                return names
+            }
+            try await eventually("watch open") { sim.openWatchCount == 1 }
+            for name in ["one", "two", "three"] { try sim.create(service("a", name)) }
+            #expect(try await watch.value == ["three"])
+            try await client.shutdown()
+        }
+    }
+
     @Test func bookmarksCarryOnlyTheResourceVersion() async throws {
         try await withSimulator(SimulatorOptions(bookmarkInterval: .milliseconds(100))) { sim in
             let client = try KubeClient(config: sim.clusterConfig(), logger: quietLogger)

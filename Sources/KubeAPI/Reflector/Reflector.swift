@@ -100,7 +100,8 @@ public struct Reflector<Object: KubeResource>: Sendable {
         case watch(from: String)
     }
 
-    /// Runs until the task is cancelled.
+    /// Runs until the task is cancelled, then returns. Every failure is retried: this never
+    /// gives up on the API server.
     public func run() async throws {
         var backoff = options.timing.backoff
         var next = Next.relist
@@ -129,7 +130,11 @@ public struct Reflector<Object: KubeResource>: Sendable {
                     next = .relist
                     continue
                 }
-                try await pause(after: error, backoff: &backoff)
+                do {
+                    try await pause(after: error, backoff: &backoff)
+                } catch {
+                    return
+                }
             }
         }
     }
