@@ -57,6 +57,20 @@ import Testing
         }
     }
 
+    @Test func oneShotListAllFollowsContinueTokens() async throws {
+        try await withSimulator { sim in
+            for i in 0..<25 { try sim.create(service("ns", "s\(i)", ip: i == 3 ? "None" : "10.0.0.\(i)")) }
+            let client = try KubeClient(config: sim.clusterConfig(), logger: quietLogger)
+            let options = ReflectorOptions<Service>.services()
+            let (objects, rv) = try await client.listAll(Service.self, ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, limit: 7), where: options.matches)
+            #expect(objects == expected(sim, options))
+            #expect(objects.count == 24)
+            #expect(rv == String(sim.resourceVersion))
+            #expect(sim.requests.map { $0.query["limit"] } == ["7", "7", "7", "7"])
+            try await client.shutdown()
+        }
+    }
+
     @Test func labelAndFieldSelectors() async throws {
         try await withSimulator { sim in
             try sim.create(service("a", "plain"))

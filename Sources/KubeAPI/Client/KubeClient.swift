@@ -155,6 +155,42 @@ public final class KubeClient: Sendable {
         }
     }
 
+    /// Every page of a list (`options.limit` per page), keyed, with the list's resourceVersion.
+    /// A continue token that expires mid-list (410) restarts the list from the first page, as
+    /// the server asks. `filter` re-applies the selectors locally. Also the one-shot read for
+    /// tools (`sluice diff`) that need the state once, without a watch.
+    public func listAll<Object: KubeResource>(
+        _ type: Object.Type,
+        _ options: ListOptions = ListOptions(limit: 500),
+        where filter: (Object) -> Bool = { _ in true },
+        logger: Logger? = nil
+    ) async throws -> (objects: [ObjectKey: Object], resourceVersion: String) {
+        restart: while true {
+            // Objects go straight into the dictionary the caller keeps: no second copy.
+            var items: [ObjectKey: Object] = [:]
+            var pageOptions = options
+            pageOptions.continueToken = nil
+            var listRV: String?
+            repeat {
+                let page: ObjectList<Object>
+                do {
+                    page = try await list(Object.self, pageOptions)
+                } catch let e as KubeAPIError where e.isExpired && pageOptions.continueToken != nil {
+                    (logger ?? self.logger).info("continue token expired mid-list; restarting the list", metadata: ["kube.resource": "\(Object.resource.plural)"])
+                    continue restart
+                }
+                // Every page of a paged list is served at the first page's resourceVersion.
+                if listRV == nil {
+                    listRV = page.metadata.resourceVersion
+                    items.reserveCapacity(page.items.count + Int(page.metadata.remainingItemCount ?? 0))
+                }
+                for item in page.items where filter(item) { items[item.key] = item }
+                pageOptions.continueToken = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+            } while pageOptions.continueToken != nil
+            return (items, listRV ?? "")
+        }
+    }
+
     /// Watches until the server ends the stream; calls `onEvent` for each event in order.
     /// The body is decoded incrementally: memory is bounded by the largest object.
     public func watch<Object: KubeResource>(

@@ -165,42 +165,18 @@ public struct Reflector<Object: KubeResource>: Sendable {
         try await Task.sleep(for: delay)
     }
 
-    /// Lists every page and replaces the store's content. A continue token that expired
-    /// mid-list (410) restarts the list from the beginning.
+    /// Lists every page and replaces the store's content.
     private func listAll() async throws -> String {
-        restart: while true {
-            // Objects go straight into the dictionary the store will keep: no second copy.
-            var items: [ObjectKey: Object] = [:]
-            var token: String?
-            var listRV: String?
-            repeat {
-                let page: ObjectList<Object>
-                do {
-                    page = try await client.list(Object.self, ListOptions(
-                        namespace: options.namespace,
-                        labelSelector: options.labelSelector,
-                        fieldSelector: options.fieldSelector,
-                        limit: options.pageSize,
-                        continueToken: token
-                    ))
-                } catch let e as KubeAPIError where e.isExpired && token != nil {
-                    logger.info("continue token expired mid-list; restarting the list")
-                    continue restart
-                }
-                // Every page of a paged list is served at the first page's resourceVersion.
-                if listRV == nil {
-                    listRV = page.metadata.resourceVersion
-                    items.reserveCapacity(page.items.count + Int(page.metadata.remainingItemCount ?? 0))
-                }
-                for item in page.items where options.matches(item) { items[item.key] = item }
-                token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
-            } while token != nil
-            let rv = listRV ?? ""
-            let count = items.count
-            store.replace(with: items, resourceVersion: rv)
-            logger.debug("listed", metadata: ["kube.count": "\(count)", "kube.resource-version": "\(rv)"])
-            return rv
-        }
+        let (items, rv) = try await client.listAll(Object.self, ListOptions(
+            namespace: options.namespace,
+            labelSelector: options.labelSelector,
+            fieldSelector: options.fieldSelector,
+            limit: options.pageSize
+        ), where: options.matches, logger: logger)
+        let count = items.count
+        store.replace(with: items, resourceVersion: rv)
+        logger.debug("listed", metadata: ["kube.count": "\(count)", "kube.resource-version": "\(rv)"])
+        return rv
     }
 
     /// One watch; returns where to continue.
