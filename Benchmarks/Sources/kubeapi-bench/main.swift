@@ -207,8 +207,13 @@ let t0 = clock.now
 let svcStore = ObjectStore<Service>()
 let sliceStore = ObjectStore<EndpointSlice>()
 let timing = ReflectorTiming()
-let r1 = Task { try await Reflector(client: client, store: svcStore, options: .services(timing: timing), logger: logger).run() }
-let r2 = Task { try await Reflector(client: client, store: sliceStore, options: .endpointSlices(timing: timing), logger: logger).run() }
+let pageSize = option("--page-size", 500)
+var svcOptions = ReflectorOptions<Service>.services(timing: timing)
+svcOptions.pageSize = pageSize
+var sliceOptions = ReflectorOptions<EndpointSlice>.endpointSlices(timing: timing)
+sliceOptions.pageSize = pageSize
+let r1 = Task { try await Reflector(client: client, store: svcStore, options: svcOptions, logger: logger).run() }
+let r2 = Task { try await Reflector(client: client, store: sliceStore, options: sliceOptions, logger: logger).run() }
 while !(svcStore.hasSynced && sliceStore.hasSynced) {
     try await Task.sleep(for: .milliseconds(1))
 }
