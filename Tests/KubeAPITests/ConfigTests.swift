@@ -155,6 +155,20 @@ func temporaryDirectory(_ name: String) throws -> URL {
             try await untrusted.shutdown()
         }
     }
+
+    @Test func failingExecPluginReportsItsStderr() async throws {
+        let dir = try temporaryDirectory("exec-fail")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plugin = dir.appendingPathComponent("fail.sh").path
+        try "#!/bin/sh\necho 'please run: cloud login' >&2\nexit 7\n".write(toFile: plugin, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plugin)
+        let credentials = Credentials(.exec(ExecConfig(command: plugin)))
+        await #expect {
+            _ = try await credentials.token()
+        } throws: { e in
+            "\(e)".contains("status 7") && "\(e)".contains("please run: cloud login")
+        }
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct TLSServerName {
