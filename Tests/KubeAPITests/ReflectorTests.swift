@@ -275,7 +275,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
     }
 }
 
-@Suite struct StoreAndBackoff {
+@Suite(.timeLimit(.minutes(1))) struct StoreAndBackoff {
     @Test func slowConsumerCostsOneEntryPerObject() async throws {
         let store = ObjectStore<Service>()
         let changes = store.changes()

@@ -5,7 +5,7 @@ import Testing
 
 /// The simulator against the client's own request functions: the server semantics the
 /// Reflector relies on.
-@Suite struct SimulatorSemantics {
+@Suite(.timeLimit(.minutes(1))) struct SimulatorSemantics {
     @Test func writesBumpResourceVersionAndStampObjects() async throws {
         try await withSimulator { sim in
             let rv0 = sim.resourceVersion

@@ -75,6 +75,8 @@ if arguments.count > 1, arguments[1] == "serve" {
         try sim.create(makeSlice(i))
     }
     let listRV = sim.resourceVersion
+    // `--events-per-chunk N`: pack watch events N to an HTTP chunk (default: one, as the apiserver flushes).
+    sim.setWatchStreamShape(WatchStreamShape(eventsPerChunk: option("--events-per-chunk", 1)))
     // Watch history: modifications of the slices, served as fast as the client reads.
     var i = 0
     while i < watchEvents {
@@ -176,7 +178,7 @@ if let i = arguments.firstIndex(of: "--attach"), i + 3 < arguments.count, let p 
     try FileManager.default.copyItem(atPath: arguments[i + 3], toPath: caPath)
 } else {
     child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    child.arguments = ["serve", "--services", String(services), "--watch-events", String(watchEvents), caPath]
+    child.arguments = ["serve", "--services", String(services), "--watch-events", String(watchEvents), "--events-per-chunk", String(option("--events-per-chunk", 1)), caPath]
     child.standardInput = toChild
     child.standardOutput = fromChild
     let setupStart = ContinuousClock.now
