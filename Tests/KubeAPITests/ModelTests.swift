@@ -154,3 +154,19 @@ import Testing
         #expect(!eps.matches(slice("a", "b", service: "b", ips: [], labels: ["service.kubernetes.io/headless": ""])))
     }
 }
+
+@Suite struct Interning {
+    @Test func repeatedStringsShareOneCopyAndDecodeUnchanged() throws {
+        let interner = StringInterner(capacity: 2)
+        let a = interner.intern(String(repeating: "kubernetes.io/", count: 2))
+        let b = interner.intern(String(repeating: "kubernetes.io/", count: 2))
+        #expect(a == b)
+        #expect(interner.intern("short") == "short")
+        let decoder = JSONDecoder()
+        decoder.userInfo[try #require(StringInterner.userInfoKey)] = interner
+        let json = #"{"metadata":{"name":"s","namespace":"a-rather-long-namespace","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"],"nodeName":"ip-10-0-12-34.ec2.internal"}]}"#
+        let withInterner = try decoder.decode(EndpointSlice.self, from: Data(json.utf8))
+        let plain = try JSONDecoder().decode(EndpointSlice.self, from: Data(json.utf8))
+        #expect(withInterner == plain)
+    }
+}

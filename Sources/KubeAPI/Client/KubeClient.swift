@@ -78,6 +78,8 @@ public final class KubeClient: Sendable {
     private let http: HTTPClient
     private let logger: Logger
     private let maxListBytes = 512 << 20
+    /// Shared by every decode of this client, so repeated strings are stored once.
+    private let interner = StringInterner()
     private static let silent = Logger(label: "sluice.kubeapi.http", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// - Parameter connectTimeout: how long to keep trying to connect (and to complete TLS)
@@ -148,7 +150,7 @@ public final class KubeClient: Sendable {
             return try body.withUnsafeReadableBytes { raw in
                 guard let base = raw.baseAddress else { return ObjectList(metadata: ListMeta(), items: []) }
                 let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
-                return try KubeDecoding.decode(ObjectList<Object>.self, from: data, decoder: JSONDecoder())
+                return try KubeDecoding.decode(ObjectList<Object>.self, from: data, decoder: makeDecoder())
             }
         } catch let e as KubeDecodingError {
             throw KubeAPIError.decoding(e)
@@ -206,7 +208,7 @@ public final class KubeClient: Sendable {
         query.append(("timeoutSeconds", String(options.timeoutSeconds)))
         let response = try await send(path: Object.resource.path(namespace: options.namespace), query: query, deadline: .seconds(60))
         var framer = JSONStreamFramer()
-        let decoder = JSONDecoder()
+        let decoder = makeDecoder()
         var events: [WatchEvent<Object>] = []
         do {
             for try await chunk in response.body {
@@ -269,6 +271,12 @@ public final class KubeClient: Sendable {
             throw KubeAPIError.status(status, retryAfter: retryAfter)
         }
         return response
+    }
+
+    private func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        if let key = StringInterner.userInfoKey { decoder.userInfo[key] = interner }
+        return decoder
     }
 
     static func percentEncode(_ s: String) -> String {
