@@ -170,3 +170,31 @@ import Testing
         #expect(withInterner == plain)
     }
 }
+
+@Suite struct ListStreaming {
+    static let body = #"""
+    {"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"tok\"en","remainingItemCount":3},
+     "items":[{"metadata":{"name":"a","namespace":"x","annotations":{"k":"}{]["}},"spec":{"ports":[{"port":1}]}},
+              {"metadata":{"name":"b","namespace":"y"},"spec":{}}],"extra":[1,{"items":[]}]}
+    """#
+
+    @Test(arguments: [1, 3, 16, 100, 10_000])
+    func pagesDecodeFromAnySplit(chunkSize: Int) throws {
+        let bytes = Array(Self.body.utf8)
+        var chunks: [ByteBuffer] = []
+        var i = 0
+        while i < bytes.count {
+            chunks.append(ByteBuffer(bytes: bytes[i..<min(i + chunkSize, bytes.count)]))
+            i += chunkSize
+        }
+        let page = try KubeClient.decodeListForTesting(Service.self, chunks)
+        #expect(page.metadata == ListMeta(resourceVersion: "77", continue: #"tok"en"#, remainingItemCount: 3))
+        #expect(page.items.map(\.key.description) == ["x/a", "y/b"])
+        #expect(page.items[0].metadata.annotations == ["k": "}{]["])
+    }
+
+    @Test func truncatedPageIsAnError() throws {
+        let bytes = Array(Self.body.utf8).dropLast(5)
+        #expect(throws: (any Error).self) { try KubeClient.decodeListForTesting(Service.self, [ByteBuffer(bytes: bytes)]) }
+    }
+}

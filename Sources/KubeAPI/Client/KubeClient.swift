@@ -77,7 +77,6 @@ public final class KubeClient: Sendable {
     private let baseURL: String
     private let http: HTTPClient
     private let logger: Logger
-    private let maxListBytes = 512 << 20
     /// Shared by every decode of this client, so repeated strings are stored once.
     private let interner = StringInterner()
     private static let silent = Logger(label: "sluice.kubeapi.http", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -139,21 +138,22 @@ public final class KubeClient: Sendable {
         if let c = options.continueToken { query.append(("continue", c)) }
         if let rv = options.resourceVersion { query.append(("resourceVersion", rv)) }
         let response = try await send(path: Object.resource.path(namespace: options.namespace), query: query, deadline: .seconds(60))
-        let body: ByteBuffer
+        // Items are decoded as they arrive; memory is the decoded page plus one item's bytes.
+        var page = ListStreamDecoder<Object>(decoder: makeDecoder())
         do {
-            body = try await response.body.collect(upTo: maxListBytes)
-        } catch {
-            throw KubeAPIError.transport("reading list of \(Object.resource.plural): \(error)")
-        }
-        do {
-            // Decoded in place: a page can be megabytes, so no copy into a Data of its own.
-            return try body.withUnsafeReadableBytes { raw in
-                guard let base = raw.baseAddress else { return ObjectList(metadata: ListMeta(), items: []) }
-                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none)
-                return try KubeDecoding.decode(ObjectList<Object>.self, from: data, decoder: makeDecoder())
+            for try await chunk in response.body {
+                try page.feed(chunk)
             }
+            return try page.finish()
         } catch let e as KubeDecodingError {
             throw KubeAPIError.decoding(e)
+        } catch let e as ListStreamDecoder<Object>.Malformed {
+            throw KubeAPIError.transport("\(Object.resource.plural): \(e)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw KubeAPIError.transport("reading list of \(Object.resource.plural): \(error)")
         }
     }
 
@@ -271,6 +271,13 @@ public final class KubeClient: Sendable {
             throw KubeAPIError.status(status, retryAfter: retryAfter)
         }
         return response
+    }
+
+    /// The list decoding of `list(_:_:)`, from given chunks (for tests).
+    public static func decodeListForTesting<Object: KubeResource>(_ type: Object.Type, _ chunks: [ByteBuffer]) throws -> ObjectList<Object> {
+        var page = ListStreamDecoder<Object>(decoder: JSONDecoder())
+        for c in chunks { try page.feed(c) }
+        return try page.finish()
     }
 
     private func makeDecoder() -> JSONDecoder {
