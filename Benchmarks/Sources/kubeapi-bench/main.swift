@@ -69,7 +69,7 @@ func peakRSSMiB() -> Double {
 if arguments.count > 1, arguments[1] == "serve" {
     let n = option("--services", 10_000)
     let watchEvents = option("--watch-events", 100_000)
-    let sim = try await KubeAPISimulator.start(SimulatorOptions(historyLimit: 2 * n + watchEvents + 10), logger: logger)
+    let sim = try await KubeAPISimulator.start(SimulatorOptions(tls: !arguments.contains("--plain"), historyLimit: 2 * n + watchEvents + 10), logger: logger)
     for i in 0..<n {
         try sim.create(makeService(i))
         try sim.create(makeSlice(i))
@@ -108,6 +108,7 @@ if arguments.count > 1, arguments[1] == "decode" {
     var stream = ByteBuffer()
     for _ in 0..<1000 { stream.writeBytes(one); stream.writeString("\n") }
     let decoder = JSONDecoder()
+    if arguments.contains("--intern"), let key = StringInterner.userInfoKey { decoder.userInfo[key] = StringInterner() }
     let t0 = ContinuousClock.now
     var framer = JSONStreamFramer()
     var count = 0
@@ -178,7 +179,8 @@ if let i = arguments.firstIndex(of: "--attach"), i + 3 < arguments.count, let p 
     try FileManager.default.copyItem(atPath: arguments[i + 3], toPath: caPath)
 } else {
     child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    child.arguments = ["serve", "--services", String(services), "--watch-events", String(watchEvents), "--events-per-chunk", String(option("--events-per-chunk", 1)), caPath]
+    child.arguments = ["serve", "--services", String(services), "--watch-events", String(watchEvents), "--events-per-chunk", String(option("--events-per-chunk", 1))]
+        + (arguments.contains("--plain") ? ["--plain"] : []) + [caPath]
     child.standardInput = toChild
     child.standardOutput = fromChild
     let setupStart = ContinuousClock.now
@@ -199,7 +201,10 @@ if let i = arguments.firstIndex(of: "--attach"), i + 3 < arguments.count, let p 
     print("simulator ready with \(services) Services, \(services) EndpointSlices (2 endpoints each), \(watchEvents) watch events in history (setup \(ContinuousClock.now - setupStart))")
 }
 let ca = try String(contentsOfFile: caPath, encoding: .utf8)
-let config = ClusterConfig(server: "https://127.0.0.1:\(port)", tls: TLSSettings(certificateAuthorityPEM: Array(ca.utf8)))
+// `--plain`: HTTP instead of HTTPS, to see what TLS costs.
+let config = arguments.contains("--plain")
+    ? ClusterConfig(server: "http://127.0.0.1:\(port)")
+    : ClusterConfig(server: "https://127.0.0.1:\(port)", tls: TLSSettings(certificateAuthorityPEM: Array(ca.utf8)))
 let client = try KubeClient(config: config, logger: logger)
 
 // 1. list + decode, as the agent starts: two reflectors, paged lists of 500, into stores.
