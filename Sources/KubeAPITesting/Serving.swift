@@ -51,6 +51,9 @@ extension KubeAPISimulator {
         if let doc = discovery(path) {
             return .body(.ok, [("Content-Type", "application/json")], doc)
         }
+        if let response = namespaces(&s, path: path, method: method, user: user) {
+            return response
+        }
         guard let target = resolve(path) else {
             return Self.status(Status(message: "the server could not find the requested resource", reason: "NotFound", details: StatusDetails(), code: 404))
         }
@@ -207,6 +210,35 @@ extension KubeAPISimulator {
             sink.send(initial)
         }
         return .watch(plan)
+    }
+
+    /// Namespaces, read-only: those holding objects, plus the ones every cluster has.
+    /// (kubectl looks a namespace up when an object in it is not found.)
+    private func namespaces(_ s: inout State, path: String, method: HTTPMethod, user: String?) -> SimResponse? {
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.count >= 3, parts.count <= 4, parts[0] == "api", parts[1] == "v1", parts[2] == "namespaces", method == .GET else { return nil }
+        if let permissions = s.permissions {
+            let verb = parts.count == 4 ? "get" : "list"
+            let who = user ?? "system:anonymous"
+            if !(permissions[who] ?? []).contains(Permission(verb, "namespaces")) {
+                return Self.status(Status(message: "namespaces is forbidden: User \"\(who)\" cannot \(verb) resource \"namespaces\" in API group \"\" at the cluster scope", reason: "Forbidden", details: StatusDetails(kind: "namespaces"), code: 403))
+            }
+        }
+        var names: Set<String> = ["default", "kube-system", "kube-public", "kube-node-lease"]
+        for objects in s.objects.values {
+            for key in objects.keys where !key.namespace.isEmpty { names.insert(key.namespace) }
+        }
+        func json(_ name: String) -> String {
+            #"{"metadata":{"name":"\#(name)","resourceVersion":"\#(options.initialResourceVersion)","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}"#
+        }
+        if parts.count == 4 {
+            guard names.contains(parts[3]) else {
+                return Self.status(Status(message: "namespaces \"\(parts[3])\" not found", reason: "NotFound", details: StatusDetails(name: parts[3], kind: "namespaces"), code: 404))
+            }
+            return .body(.ok, [("Content-Type", "application/json")], ByteBuffer(string: #"{"kind":"Namespace","apiVersion":"v1","# + json(parts[3]).dropFirst()))
+        }
+        let items = names.sorted().map(json).joined(separator: ",")
+        return .body(.ok, [("Content-Type", "application/json")], ByteBuffer(string: #"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"\#(s.resourceVersion)"},"items":[\#(items)]}"#))
     }
 
     func unregisterWatch(_ id: Int) {

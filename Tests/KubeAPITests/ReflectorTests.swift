@@ -313,6 +313,13 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
         #expect(first.count == 3)
     }
 
+    @Test func productionTimingsAreClientGos() {
+        let t = ReflectorTiming()
+        #expect(t.watchTimeout == 300...600)
+        #expect(t.backoff.initial == .milliseconds(800) && t.backoff.maximum == .seconds(30))
+        #expect(ReflectorOptions<Service>().pageSize == 500)
+    }
+
     @Test func backoffDoublesWithJitterCapsAndResets() {
         var b = Backoff(initial: .milliseconds(800), maximum: .seconds(30), jitter: 0.5, resetAfter: .seconds(60))
         var rng = SystemRandomNumberGenerator()
