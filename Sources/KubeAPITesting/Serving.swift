@@ -67,13 +67,7 @@ extension KubeAPISimulator {
         if let permissions = s.permissions {
             let who = user ?? "system:anonymous"
             if !(permissions[who] ?? []).contains(Permission(verb, d.plural)) {
-                let scope = target.namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
-                return Self.status(Status(
-                    message: "\(d.plural) is forbidden: User \"\(who)\" cannot \(verb) resource \"\(d.plural)\" in API group \"\(d.group)\" \(scope)",
-                    reason: "Forbidden",
-                    details: StatusDetails(kind: d.plural),
-                    code: 403
-                ))
+                return Self.forbidden(who, verb, d.plural, group: d.group, namespace: target.namespace)
             }
         }
         // Scripted failures.
@@ -221,7 +215,7 @@ extension KubeAPISimulator {
             let verb = parts.count == 4 ? "get" : "list"
             let who = user ?? "system:anonymous"
             if !(permissions[who] ?? []).contains(Permission(verb, "namespaces")) {
-                return Self.status(Status(message: "namespaces is forbidden: User \"\(who)\" cannot \(verb) resource \"namespaces\" in API group \"\" at the cluster scope", reason: "Forbidden", details: StatusDetails(kind: "namespaces"), code: 403))
+                return Self.forbidden(who, verb, "namespaces", group: "", namespace: nil)
             }
         }
         var names: Set<String> = ["default", "kube-system", "kube-public", "kube-node-lease"]
@@ -281,6 +275,17 @@ extension KubeAPISimulator {
               namespace == nil || d.namespaced, rest.count <= 2
         else { return nil }
         return Target(descriptor: d, namespace: namespace, name: rest.count == 2 ? rest.last : nil)
+    }
+
+    /// 403 with the message the real authoriser gives, which names the missing permission.
+    static func forbidden(_ who: String, _ verb: String, _ plural: String, group: String, namespace: String?) -> SimResponse {
+        let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
+        return status(Status(
+            message: "\(plural) is forbidden: User \"\(who)\" cannot \(verb) resource \"\(plural)\" in API group \"\(group)\" \(scope)",
+            reason: "Forbidden",
+            details: StatusDetails(kind: plural),
+            code: 403
+        ))
     }
 
     static func status(_ status: Status, headers: [(String, String)] = []) -> SimResponse {
