@@ -234,15 +234,20 @@ print(String(format: "list+decode %d Services + %d EndpointSlices: %.3f s, peak 
              services, services, Double(listTime.components.seconds) + Double(listTime.components.attoseconds) / 1e18, rssAfterList, rssBefore))
 
 // 2. watch throughput: replay the history of slice modifications, decode every event.
-var count = 0
 let cpu0 = cpuSeconds()
 let w0 = clock.now
-do {
-    try await client.watch(EndpointSlice.self, WatchOptions(resourceVersion: String(listRV), timeoutSeconds: 600)) { event in
-        if case .modified = event { count += 1 }
-        if count >= watchEvents { throw CancellationError() }
-    }
-} catch is CancellationError {}
+// Detached: the event handler must not be isolated to the main actor, or every event would
+// hop there and back (the agent's Reflector runs its watch in a task of its own, too).
+let count = try await Task.detached {
+    var count = 0
+    do {
+        try await client.watch(EndpointSlice.self, WatchOptions(resourceVersion: String(listRV), timeoutSeconds: 600)) { event in
+            if case .modified = event { count += 1 }
+            if count >= watchEvents { throw CancellationError() }
+        }
+    } catch is CancellationError {}
+    return count
+}.value
 let watchTime = clock.now - w0
 let secs = Double(watchTime.components.seconds) + Double(watchTime.components.attoseconds) / 1e18
 print(String(format: "watch: %d events decoded in %.3f s = %.0f events/s (client CPU %.3f s), peak RSS %.1f MiB", count, secs, Double(count) / secs, cpuSeconds() - cpu0, peakRSSMiB()))
