@@ -193,6 +193,16 @@ import Testing
         #expect(page.items[0].metadata.annotations == ["k": "}{]["])
     }
 
+    @Test func badItemIsNamedWithFieldAndValue() throws {
+        let body = #"{"metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"ok","namespace":"a"}},{"metadata":{"name":"bad","namespace":"shop"},"spec":{"ports":[{"port":80},{"port":"eighty"}]}}]}"#
+        #expect {
+            try KubeClient.decodeListForTesting(Service.self, [ByteBuffer(string: body)])
+        } throws: { e in
+            guard let e = e as? KubeDecodingError else { return false }
+            return e.object == "shop/bad" && e.field == "spec.ports[1].port" && e.value == #""eighty""#
+        }
+    }
+
     @Test func truncatedPageIsAnError() throws {
         let bytes = Array(Self.body.utf8).dropLast(5)
         #expect(throws: (any Error).self) { try KubeClient.decodeListForTesting(Service.self, [ByteBuffer(bytes: bytes)]) }
