@@ -3,7 +3,9 @@ import PackageDescription
 
 // Benchmarks live in their own package so that `make test` never builds them.
 //   swift run -c release sluice-bench load --services 10000,100000   (scale runner)
+//   swift run -c release kubeapi-bench                               (API client throughput)
 //   swift package benchmark                                          (micro-benchmarks)
+// The root package is named explicitly: a path dependency otherwise takes the folder's name.
 let package = Package(
     name: "sluice-benchmarks",
     platforms: [.macOS(.v14)],
@@ -11,6 +13,8 @@ let package = Package(
         .package(name: "sluice", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Service-shaped rulesets, as model transactions and as `nft -f` text.
@@ -37,5 +41,17 @@ let package = Package(
             path: "Benchmarks/NetfilterBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
-    ]
+        // List+decode and watch throughput of KubeAPI against the simulator, over loopback TLS.
+        .executableTarget(
+            name: "kubeapi-bench",
+            dependencies: [
+                .product(name: "KubeAPI", package: "sluice"),
+                .product(name: "KubeAPITesting", package: "sluice"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import KubeAPI
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// One connection: answers requests from the simulator, and streams a watch's events with
 /// the scripted chunking, pacing and drops. Confined to its channel's event loop.
@@ -16,7 +17,7 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var generation = 0
     private var watchActive = false
     private var watchID: Int?
-    private var pending: [ByteBuffer] = []
+    private var pending = CircularBuffer<ByteBuffer>()
     private var pumping = false
     private var sent = 0
     private var dropAfter: Int?
@@ -49,7 +50,9 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
         keepAlive = head.isKeepAlive
         generation += 1
         let sink = makeSink(context, generation: generation)
-        switch sim.serve(method: head.method, uri: head.uri, headers: head.headers, sink: sink) {
+        let peer = (try? context.pipeline.syncOperations.nioSSL_peerCertificate()).flatMap { $0 }
+        let certificateUser = peer.flatMap { try? $0.toDERBytes() }.flatMap(SimulatorCertificates.commonName(der:))
+        switch sim.serve(method: head.method, uri: head.uri, headers: head.headers, certificateUser: certificateUser, sink: sink) {
         case .body(let status, let headers, let body):
             var h = HTTPHeaders(headers)
             h.add(name: "Content-Length", value: String(body.readableBytes))
@@ -61,6 +64,8 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
             } else {
                 context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
+        case .drop:
+            context.close(promise: nil)
         case .watch(let plan):
             var h = HTTPHeaders([("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")])
             if !keepAlive { h.add(name: "Connection", value: "close") }
@@ -70,7 +75,7 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
             sent = 0
             dropAfter = plan.dropAfterEvents
             shape = plan.shape
-            pending = []
+            pending.removeAll()
             let loop = context.eventLoop.assumeIsolated()
             timers.append(loop.scheduleTask(in: .seconds(Int64(plan.timeoutSeconds))) { [self] in endWatch() })
             if plan.bookmarks, let id = plan.id {
@@ -127,12 +132,11 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func writeChunk() {
         guard let context, watchActive, !pending.isEmpty else { return }
         let n = min(max(shape.eventsPerChunk, 1), pending.count)
-        var chunk = pending[0]
-        for i in 1..<max(n, 1) where i < n {
-            var next = pending[i]
+        var chunk = pending.removeFirst()
+        for _ in 1..<max(n, 1) where !pending.isEmpty {
+            var next = pending.removeFirst()
             chunk.writeBuffer(&next)
         }
-        pending.removeFirst(n)
         var cut = 0
         for offset in shape.splitAt.sorted() where offset > cut && offset < chunk.readableBytes {
             if let piece = chunk.getSlice(at: chunk.readerIndex + cut, length: offset - cut) {
@@ -171,7 +175,7 @@ final class APIHandler: ChannelInboundHandler, RemovableChannelHandler {
         watchActive = false
         for t in timers { t.cancel() }
         timers = []
-        pending = []
+        pending.removeAll()
         if let id = watchID { box.simulator?.unregisterWatch(id) }
         watchID = nil
     }

@@ -8,8 +8,9 @@ struct SimulatorCertificates: Sendable {
     let serverCertificatePEM: String
     let serverKeyPEM: String
     let caKeyPEM: String
+    private let caName: DistinguishedName
 
-    init(hostnames: [String] = ["localhost"], commonName: String = "sluice-kubeapi-simulator") throws {
+    init(hostnames: [String] = ["localhost"], loopbackAddresses: Bool = true, commonName: String = "sluice-kubeapi-simulator") throws {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName("\(commonName) CA") }
@@ -30,8 +31,10 @@ struct SimulatorCertificates: Sendable {
         )
         let serverKey = P256.Signing.PrivateKey()
         var names: [GeneralName] = hostnames.map { .dnsName($0) }
-        names.append(.ipAddress(ASN1OctetStringBytes.loopbackV4))
-        names.append(.ipAddress(ASN1OctetStringBytes.loopbackV6))
+        if loopbackAddresses {
+            names.append(.ipAddress(ASN1OctetStringBytes.loopbackV4))
+            names.append(.ipAddress(ASN1OctetStringBytes.loopbackV6))
+        }
         let server = try Certificate(
             version: .v3,
             serialNumber: Certificate.SerialNumber(),
@@ -53,6 +56,42 @@ struct SimulatorCertificates: Sendable {
         serverCertificatePEM = try server.serializeAsPEM().pemString
         serverKeyPEM = serverKey.pemRepresentation
         caKeyPEM = caKey.pemRepresentation
+        self.caName = caName
+    }
+
+    /// A client certificate for `user` (the subject CN, as Kubernetes reads it), signed by the CA.
+    func issueClientCertificate(user: String) throws -> (certificatePEM: String, keyPEM: String) {
+        let now = Date()
+        let caKey = try P256.Signing.PrivateKey(pemRepresentation: caKeyPEM)
+        let key = P256.Signing.PrivateKey()
+        let cert = try Certificate(
+            version: .v3,
+            serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey),
+            notValidBefore: now - 3600,
+            notValidAfter: now + 86400,
+            issuer: caName,
+            subject: try DistinguishedName { CommonName(user) },
+            signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true))
+                try ExtendedKeyUsage([.clientAuth])
+            },
+            issuerPrivateKey: .init(caKey)
+        )
+        return (try cert.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+
+    /// The subject CN of a DER certificate: the user name of client-certificate authentication.
+    static func commonName(der: [UInt8]) -> String? {
+        guard let cert = try? Certificate(derEncoded: der) else { return nil }
+        for rdn in cert.subject {
+            for attr in rdn where attr.type == .RDNAttributeType.commonName {
+                return String(attr.value)
+            }
+        }
+        return nil
     }
 }
 

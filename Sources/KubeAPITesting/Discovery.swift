@@ -38,7 +38,8 @@ extension KubeAPISimulator {
             let singular = d.kind.lowercased()
             return #"{"name":"\#(d.plural)","singularName":"\#(singular)","namespaced":\#(d.namespaced),"kind":"\#(d.kind)","verbs":["get","list","watch"]\#(shortNames[d.plural] ?? "")}"#
         }
-        return json(#"{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"\#(groupVersion)","resources":[\#(items.joined(separator: ","))]}"#)
+        let extra = group.isEmpty ? [#"{"name":"namespaces","singularName":"namespace","namespaced":false,"kind":"Namespace","verbs":["get","list"],"shortNames":["ns"]}"#] : []
+        return json(#"{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"\#(groupVersion)","resources":[\#((items + extra).joined(separator: ","))]}"#)
     }
 
     private func json(_ s: String) -> ByteBuffer { ByteBuffer(string: s) }

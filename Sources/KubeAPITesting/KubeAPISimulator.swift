@@ -20,6 +20,8 @@ public final class KubeAPISimulator: Sendable {
         var labels: LabelSelector?
         var fields: FieldSelector?
         var bookmarks: Bool
+        /// Events at or below this version are not sent (a watch from a future version waits).
+        var startResourceVersion: Int
         var sink: WatchSink
         /// Events kept back while watch delivery is held.
         var held: [ByteBuffer] = []
@@ -89,12 +91,15 @@ public final class KubeAPISimulator: Sendable {
 
     /// Starts listening on 127.0.0.1, on a free port.
     public static func start(_ options: SimulatorOptions = SimulatorOptions(), logger: Logger = Logger(label: "kubeapi-simulator")) async throws -> KubeAPISimulator {
-        let certificates = options.tls ? try SimulatorCertificates() : nil
+        let certificates = options.tls ? try SimulatorCertificates(hostnames: options.certificateHostnames, loopbackAddresses: options.certificateNamesLoopback) : nil
         let sslContext: NIOSSLContext? = try certificates.map { c in
-            let config = TLSConfiguration.makeServerConfiguration(
+            var config = TLSConfiguration.makeServerConfiguration(
                 certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(c.serverCertificatePEM.utf8)).map { .certificate($0) },
                 privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(c.serverKeyPEM.utf8), format: .pem))
             )
+            // Client certificates signed by the simulator's CA authenticate as their CN.
+            config.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(c.caPEM.utf8)))
+            config.certificateVerification = .optionalVerification
             return try NIOSSLContext(configuration: config)
         }
         let state = Mutex(State(
@@ -245,7 +250,7 @@ public final class KubeAPISimulator: Sendable {
         }
         guard let d = descriptors[event.plural] else { return }
         for id in s.watchers.keys {
-            guard let w = s.watchers[id], w.plural == event.plural, let bytes = Self.render(event, for: w, d) else { continue }
+            guard let w = s.watchers[id], w.plural == event.plural, event.resourceVersion > w.startResourceVersion, let bytes = Self.render(event, for: w, d) else { continue }
             if s.holdWatchEvents {
                 s.watchers[id]?.held.append(bytes)
             } else {
@@ -274,6 +279,12 @@ public final class KubeAPISimulator: Sendable {
 
     // MARK: auth
 
+    /// A client certificate and key (PEM) that authenticate as `user`.
+    public func issueClientCertificate(user: String) throws -> (certificatePEM: String, keyPEM: String) {
+        guard let certificates else { throw SimulatorError(code: 400, message: "client certificates need TLS") }
+        return try certificates.issueClientCertificate(user: user)
+    }
+
     /// Replaces the accepted bearer tokens (token → user): rotation and revocation.
     public func setTokens(_ tokens: [String: String]) {
         state.withLock { $0.tokens = tokens }
@@ -286,7 +297,8 @@ public final class KubeAPISimulator: Sendable {
 
     // MARK: faults
 
-    /// The next `count` matching requests fail with `status` (429 or 5xx) and Retry-After.
+    /// The next `count` matching requests fail with `status` (429 or 5xx) and Retry-After;
+    /// status 0 closes the connection without an answer (a broken network).
     public func failNextRequests(_ count: Int, status: Int = 429, retryAfterSeconds: Int? = 1, matching: RequestMatch = .any) {
         state.withLock { $0.failures.append(Failure(remaining: count, status: status, retryAfterSeconds: retryAfterSeconds, match: matching)) }
     }

@@ -8,6 +8,8 @@ import Synchronization
 enum SimResponse {
     case body(HTTPResponseStatus, [(String, String)], ByteBuffer)
     case watch(WatchPlan)
+    /// Close the connection without answering.
+    case drop
 }
 
 struct WatchPlan {
@@ -21,14 +23,15 @@ struct WatchPlan {
 
 extension KubeAPISimulator {
     /// Serves one request. Watch events (and the initial ones) are pushed through `sink`.
-    func serve(method: HTTPMethod, uri: String, headers: HTTPHeaders, sink: WatchSink) -> SimResponse {
+    func serve(method: HTTPMethod, uri: String, headers: HTTPHeaders, certificateUser: String?, sink: WatchSink) -> SimResponse {
         let (path, query) = Self.parse(uri)
         return state.withLock { s in
-            var user: String?
+            var user: String? = certificateUser
             let response = route(&s, method: method, path: path, query: query, headers: headers, sink: sink, user: &user)
             let code: Int = switch response {
             case .body(let status, _, _): Int(status.code)
             case .watch: 200
+            case .drop: 0
             }
             s.requests.append(RecordedRequest(method: method.rawValue, path: path, query: query, user: user, status: code, at: ContinuousClock.now))
             return response
@@ -37,7 +40,7 @@ extension KubeAPISimulator {
 
     private func route(_ s: inout State, method: HTTPMethod, path: String, query: [String: String], headers: HTTPHeaders, sink: WatchSink, user: inout String?) -> SimResponse {
         // Authentication.
-        if !s.tokens.isEmpty {
+        if !s.tokens.isEmpty, user == nil {
             guard let auth = headers.first(name: "Authorization"), auth.hasPrefix("Bearer "),
                   let name = s.tokens[String(auth.dropFirst(7))]
             else {
@@ -47,6 +50,9 @@ extension KubeAPISimulator {
         }
         if let doc = discovery(path) {
             return .body(.ok, [("Content-Type", "application/json")], doc)
+        }
+        if let response = namespaces(&s, path: path, method: method, user: user) {
+            return response
         }
         guard let target = resolve(path) else {
             return Self.status(Status(message: "the server could not find the requested resource", reason: "NotFound", details: StatusDetails(), code: 404))
@@ -61,13 +67,7 @@ extension KubeAPISimulator {
         if let permissions = s.permissions {
             let who = user ?? "system:anonymous"
             if !(permissions[who] ?? []).contains(Permission(verb, d.plural)) {
-                let scope = target.namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
-                return Self.status(Status(
-                    message: "\(d.plural) is forbidden: User \"\(who)\" cannot \(verb) resource \"\(d.plural)\" in API group \"\(d.group)\" \(scope)",
-                    reason: "Forbidden",
-                    details: StatusDetails(kind: d.plural),
-                    code: 403
-                ))
+                return Self.forbidden(who, verb, d.plural, group: d.group, namespace: target.namespace)
             }
         }
         // Scripted failures.
@@ -75,6 +75,7 @@ extension KubeAPISimulator {
             s.failures[i].remaining -= 1
             let f = s.failures[i]
             if s.failures[i].remaining == 0 { s.failures.remove(at: i) }
+            if f.status == 0 { return .drop }
             let reason = f.status == 429 ? "TooManyRequests" : "InternalError"
             var headers: [(String, String)] = []
             if let ra = f.retryAfterSeconds { headers.append(("Retry-After", String(ra))) }
@@ -168,9 +169,10 @@ extension KubeAPISimulator {
             dropAfterEvents: s.watchDrops.isEmpty ? nil : s.watchDrops.removeFirst(),
             shape: s.streamShape
         )
-        let watcher = Watcher(plural: d.plural, namespace: namespace, labels: labels, fields: fields, bookmarks: plan.bookmarks, sink: sink)
-        var initial: [ByteBuffer] = []
         let rvText = query["resourceVersion"] ?? ""
+        let start = Int(rvText).map { max($0, 0) } ?? s.resourceVersion
+        let watcher = Watcher(plural: d.plural, namespace: namespace, labels: labels, fields: fields, bookmarks: plan.bookmarks, startResourceVersion: start, sink: sink)
+        var initial: [ByteBuffer] = []
         if rvText.isEmpty || rvText == "0" {
             // "Start at most recent" / "any": the current state as synthetic ADDED events.
             initial = (s.objects[d.plural] ?? [:]).values
@@ -202,6 +204,35 @@ extension KubeAPISimulator {
             sink.send(initial)
         }
         return .watch(plan)
+    }
+
+    /// Namespaces, read-only: those holding objects, plus the ones every cluster has.
+    /// (kubectl looks a namespace up when an object in it is not found.)
+    private func namespaces(_ s: inout State, path: String, method: HTTPMethod, user: String?) -> SimResponse? {
+        let parts = path.split(separator: "/").map(String.init)
+        guard parts.count >= 3, parts.count <= 4, parts[0] == "api", parts[1] == "v1", parts[2] == "namespaces", method == .GET else { return nil }
+        if let permissions = s.permissions {
+            let verb = parts.count == 4 ? "get" : "list"
+            let who = user ?? "system:anonymous"
+            if !(permissions[who] ?? []).contains(Permission(verb, "namespaces")) {
+                return Self.forbidden(who, verb, "namespaces", group: "", namespace: nil)
+            }
+        }
+        var names: Set<String> = ["default", "kube-system", "kube-public", "kube-node-lease"]
+        for objects in s.objects.values {
+            for key in objects.keys where !key.namespace.isEmpty { names.insert(key.namespace) }
+        }
+        func json(_ name: String) -> String {
+            #"{"metadata":{"name":"\#(name)","resourceVersion":"\#(options.initialResourceVersion)","creationTimestamp":"2026-01-01T00:00:00Z"},"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}}"#
+        }
+        if parts.count == 4 {
+            guard names.contains(parts[3]) else {
+                return Self.status(Status(message: "namespaces \"\(parts[3])\" not found", reason: "NotFound", details: StatusDetails(name: parts[3], kind: "namespaces"), code: 404))
+            }
+            return .body(.ok, [("Content-Type", "application/json")], ByteBuffer(string: #"{"kind":"Namespace","apiVersion":"v1","# + json(parts[3]).dropFirst()))
+        }
+        let items = names.sorted().map(json).joined(separator: ",")
+        return .body(.ok, [("Content-Type", "application/json")], ByteBuffer(string: #"{"kind":"NamespaceList","apiVersion":"v1","metadata":{"resourceVersion":"\#(s.resourceVersion)"},"items":[\#(items)]}"#))
     }
 
     func unregisterWatch(_ id: Int) {
@@ -244,6 +275,17 @@ extension KubeAPISimulator {
               namespace == nil || d.namespaced, rest.count <= 2
         else { return nil }
         return Target(descriptor: d, namespace: namespace, name: rest.count == 2 ? rest.last : nil)
+    }
+
+    /// 403 with the message the real authoriser gives, which names the missing permission.
+    static func forbidden(_ who: String, _ verb: String, _ plural: String, group: String, namespace: String?) -> SimResponse {
+        let scope = namespace.map { "in the namespace \"\($0)\"" } ?? "at the cluster scope"
+        return status(Status(
+            message: "\(plural) is forbidden: User \"\(who)\" cannot \(verb) resource \"\(plural)\" in API group \"\(group)\" \(scope)",
+            reason: "Forbidden",
+            details: StatusDetails(kind: plural),
+            code: 403
+        ))
     }
 
     static func status(_ status: Status, headers: [(String, String)] = []) -> SimResponse {

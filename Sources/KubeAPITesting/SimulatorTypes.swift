@@ -67,6 +67,11 @@ public enum ExpiredWatchResponse: Sendable, Hashable {
 
 public struct SimulatorOptions: Sendable {
     public var tls: Bool
+    /// DNS names in the server certificate.
+    public var certificateHostnames: [String]
+    /// Whether the certificate also names 127.0.0.1 and ::1 (a client connecting by IP then
+    /// verifies without a server name).
+    public var certificateNamesLoopback: Bool
     /// Bearer token → user name. Empty: no authentication (anonymous gets everything).
     public var tokens: [String: String]
     /// User → allowed permissions. nil: every authenticated user may do everything.
@@ -81,6 +86,8 @@ public struct SimulatorOptions: Sendable {
 
     public init(
         tls: Bool = true,
+        certificateHostnames: [String] = ["localhost"],
+        certificateNamesLoopback: Bool = true,
         tokens: [String: String] = [:],
         permissions: [String: Set<Permission>]? = nil,
         historyLimit: Int = 1000,
@@ -89,6 +96,8 @@ public struct SimulatorOptions: Sendable {
         initialResourceVersion: Int = 1000
     ) {
         self.tls = tls
+        self.certificateHostnames = certificateHostnames
+        self.certificateNamesLoopback = certificateNamesLoopback
         self.tokens = tokens
         self.permissions = permissions
         self.historyLimit = historyLimit

@@ -155,4 +155,68 @@ func temporaryDirectory(_ name: String) throws -> URL {
             try await untrusted.shutdown()
         }
     }
+
+    @Test func failingExecPluginReportsItsStderr() async throws {
+        let dir = try temporaryDirectory("exec-fail")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let plugin = dir.appendingPathComponent("fail.sh").path
+        try "#!/bin/sh\necho 'please run: cloud login' >&2\nexit 7\n".write(toFile: plugin, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plugin)
+        let credentials = Credentials(.exec(ExecConfig(command: plugin)))
+        await #expect {
+            _ = try await credentials.token()
+        } throws: { e in
+            "\(e)".contains("status 7") && "\(e)".contains("please run: cloud login")
+        }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct TLSServerName {
+    @Test func verifiesTheConfiguredServerNameInsteadOfTheURLHost() async throws {
+        // A certificate that names only kubernetes.default.svc, served on 127.0.0.1.
+        try await withSimulator(SimulatorOptions(certificateHostnames: ["kubernetes.default.svc"], certificateNamesLoopback: false)) { sim in
+            try sim.create(service("a", "b"))
+            let ca = sim.certificateAuthorityPEM.map { Array($0.utf8) }
+            func client(_ serverName: String?) throws -> KubeClient {
+                try KubeClient(config: ClusterConfig(server: sim.baseURL, tls: TLSSettings(certificateAuthorityPEM: ca, serverName: serverName)), logger: quietLogger, connectTimeout: .milliseconds(500))
+            }
+            let good = try client("kubernetes.default.svc")
+            #expect(try await good.list(Service.self).items == sim.objects(Service.self))
+            try await good.shutdown()
+            for name in [nil, "other.example"] {
+                let bad = try client(name)
+                await #expect { _ = try await bad.list(Service.self) } throws: { e in
+                    if case .transport = e as? KubeAPIError { return true }
+                    return false
+                }
+                try await bad.shutdown()
+            }
+        }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ClientCertificates {
+    @Test func kubeconfigClientCertificateAuthenticatesOverMutualTLS() async throws {
+        let dir = try temporaryDirectory("mtls")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await withSimulator(SimulatorOptions(tokens: ["unused": "nobody"], permissions: ["system:node:n1": Permission.read("services")])) { sim in
+            try sim.create(service("a", "b"))
+            let (cert, key) = try sim.issueClientCertificate(user: "system:node:n1")
+            try cert.write(to: dir.appendingPathComponent("client.crt"), atomically: true, encoding: .utf8)
+            try key.write(to: dir.appendingPathComponent("client.key"), atomically: true, encoding: .utf8)
+            try (sim.certificateAuthorityPEM ?? "").write(to: dir.appendingPathComponent("ca.crt"), atomically: true, encoding: .utf8)
+            let yaml = """
+            clusters: [{name: sim, cluster: {server: "\(sim.baseURL)", certificate-authority: ca.crt}}]
+            users: [{name: node, user: {client-certificate: client.crt, client-key: client.key}}]
+            contexts: [{name: sim, context: {cluster: sim, user: node}}]
+            current-context: sim
+            """
+            let path = dir.appendingPathComponent("kubeconfig").path
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let client = try KubeClient(config: ClusterConfig.load(kubeconfig: path, logger: quietLogger), logger: quietLogger)
+            #expect(try await client.list(Service.self).items == sim.objects(Service.self))
+            #expect(sim.requests.map(\.user) == ["system:node:n1"])
+            try await client.shutdown()
+        }
+    }
 }

@@ -89,6 +89,13 @@ func writeKubeconfig(for sim: KubeAPISimulator, token: String, in dir: URL) thro
             #expect(st2 == 0, "kubectl get endpointslices failed: \(err2)")
             let list = try KubeDecoding.decode(ObjectList<EndpointSlice>.self, from: Data(out2.utf8))
             #expect(list.items == sim.objects(EndpointSlice.self))
+            let (st3, out3, err3) = try await runCommand(kubectl, ["get", "service", "web", "-n", "shop", "-o", "json"], environment: env)
+            #expect(st3 == 0, "kubectl get service web failed: \(err3)")
+            #expect(try KubeDecoding.decode(Service.self, from: Data(out3.utf8)) == sim.object(Service.self, namespace: "shop", name: "web"))
+            let (st4, _, err4) = try await runCommand(kubectl, ["get", "service", "nope", "-n", "shop"], environment: env)
+            #expect(st4 != 0 && err4.contains(#"services "nope" not found"#), "kubectl reads the 404 Status: \(err4)")
+            let (st5, out5, _) = try await runCommand(kubectl, ["get", "namespaces", "-o", "name"], environment: env)
+            #expect(st5 == 0 && out5.split(separator: "\n") == ["namespace/default", "namespace/kube-node-lease", "namespace/kube-public", "namespace/kube-system", "namespace/shop"])
             #expect(sim.requests.allSatisfy { $0.user == "admin" })
         }
     }

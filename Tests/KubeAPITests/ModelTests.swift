@@ -154,3 +154,57 @@ import Testing
         #expect(!eps.matches(slice("a", "b", service: "b", ips: [], labels: ["service.kubernetes.io/headless": ""])))
     }
 }
+
+@Suite struct Interning {
+    @Test func repeatedStringsShareOneCopyAndDecodeUnchanged() throws {
+        let interner = StringInterner(capacity: 2)
+        let a = interner.intern(String(repeating: "kubernetes.io/", count: 2))
+        let b = interner.intern(String(repeating: "kubernetes.io/", count: 2))
+        #expect(a == b)
+        #expect(interner.intern("short") == "short")
+        let decoder = JSONDecoder()
+        decoder.userInfo[try #require(StringInterner.userInfoKey)] = interner
+        let json = #"{"metadata":{"name":"s","namespace":"a-rather-long-namespace","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4","endpoints":[{"addresses":["10.0.0.1"],"nodeName":"ip-10-0-12-34.ec2.internal"}]}"#
+        let withInterner = try decoder.decode(EndpointSlice.self, from: Data(json.utf8))
+        let plain = try JSONDecoder().decode(EndpointSlice.self, from: Data(json.utf8))
+        #expect(withInterner == plain)
+    }
+}
+
+@Suite struct ListStreaming {
+    static let body = #"""
+    {"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"tok\"en","remainingItemCount":3},
+     "items":[{"metadata":{"name":"a","namespace":"x","annotations":{"k":"}{]["}},"spec":{"ports":[{"port":1}]}},
+              {"metadata":{"name":"b","namespace":"y"},"spec":{}}],"extra":[1,{"items":[]}]}
+    """#
+
+    @Test(arguments: [1, 3, 16, 100, 10_000])
+    func pagesDecodeFromAnySplit(chunkSize: Int) throws {
+        let bytes = Array(Self.body.utf8)
+        var chunks: [ByteBuffer] = []
+        var i = 0
+        while i < bytes.count {
+            chunks.append(ByteBuffer(bytes: bytes[i..<min(i + chunkSize, bytes.count)]))
+            i += chunkSize
+        }
+        let page = try KubeClient.decodeListForTesting(Service.self, chunks)
+        #expect(page.metadata == ListMeta(resourceVersion: "77", continue: #"tok"en"#, remainingItemCount: 3))
+        #expect(page.items.map(\.key.description) == ["x/a", "y/b"])
+        #expect(page.items[0].metadata.annotations == ["k": "}{]["])
+    }
+
+    @Test func badItemIsNamedWithFieldAndValue() throws {
+        let body = #"{"metadata":{"resourceVersion":"1"},"items":[{"metadata":{"name":"ok","namespace":"a"}},{"metadata":{"name":"bad","namespace":"shop"},"spec":{"ports":[{"port":80},{"port":"eighty"}]}}]}"#
+        #expect {
+            try KubeClient.decodeListForTesting(Service.self, [ByteBuffer(string: body)])
+        } throws: { e in
+            guard let e = e as? KubeDecodingError else { return false }
+            return e.object == "shop/bad" && e.field == "spec.ports[1].port" && e.value == #""eighty""#
+        }
+    }
+
+    @Test func truncatedPageIsAnError() throws {
+        let bytes = Array(Self.body.utf8).dropLast(5)
+        #expect(throws: (any Error).self) { try KubeClient.decodeListForTesting(Service.self, [ByteBuffer(bytes: bytes)]) }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import KubeAPI
 import KubeAPITesting
 import Synchronization
@@ -92,9 +93,10 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
             var timing = fastTiming
             timing.watchTimeout = 1...1
             let options = ReflectorOptions<Service>.services(timing: timing)
+            // The first three watches break after three events each.
+            sim.dropNextWatches(afterEvents: 3, count: 3)
             try await withReflector(sim, options: options) { store, _ in
                 try await expectConverges(store, sim, options, "initial list")
-                sim.dropNextWatches(afterEvents: 3, count: 3)
                 try await eventually("watch open") { sim.openWatchCount == 1 }
                 for i in 0..<40 {
                     try sim.create(service("late", "s\(i)"))
@@ -111,7 +113,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
                 let reqs = sim.requests
                 #expect(reqs.filter { !$0.isWatch }.count == 1, "resumed every time without a relist")
                 let watches = reqs.filter(\.isWatch)
-                #expect(watches.count >= 5)
+                #expect(watches.count >= 5, "3 dropped, then a server timeout, then the current one")
                 // Each resumption starts from a version the client had seen, never from scratch.
                 #expect(watches.allSatisfy { ($0.query["resourceVersion"] ?? "").isEmpty == false })
             }
@@ -273,7 +275,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
     }
 }
 
-@Suite struct StoreAndBackoff {
+@Suite(.timeLimit(.minutes(1))) struct StoreAndBackoff {
     @Test func slowConsumerCostsOneEntryPerObject() async throws {
         let store = ObjectStore<Service>()
         let changes = store.changes()
@@ -311,6 +313,13 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
         #expect(first.count == 3)
     }
 
+    @Test func productionTimingsAreClientGos() {
+        let t = ReflectorTiming()
+        #expect(t.watchTimeout == 300...600)
+        #expect(t.backoff.initial == .milliseconds(800) && t.backoff.maximum == .seconds(30))
+        #expect(ReflectorOptions<Service>().pageSize == 500)
+    }
+
     @Test func backoffDoublesWithJitterCapsAndResets() {
         var b = Backoff(initial: .milliseconds(800), maximum: .seconds(30), jitter: 0.5, resetAfter: .seconds(60))
         var rng = SystemRandomNumberGenerator()
@@ -323,5 +332,96 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
         #expect(b.next(using: &rng) >= .seconds(15))
         b.connectionEnded(healthyFor: .seconds(61))
         #expect(b.next(using: &rng) <= .milliseconds(800))
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct NodeReflector {
+    @Test func watchesOnlyItsOwnNode() async throws {
+        try await withSimulator { sim in
+            try sim.create(Node(metadata: ObjectMeta(name: "node-a", labels: ["topology.kubernetes.io/zone": "z1"])))
+            try sim.create(Node(metadata: ObjectMeta(name: "node-b", labels: ["topology.kubernetes.io/zone": "z2"])))
+            let options = ReflectorOptions<Node>.node(named: "node-a", timing: fastTiming)
+            try await withReflector(sim, options: options) { store, _ in
+                try await expectConverges(store, sim, options, "own node")
+                #expect(store.objects.keys.map(\.name) == ["node-a"])
+                try await eventually("watch open") { sim.openWatchCount == 1 }
+                var a = try #require(sim.object(Node.self, name: "node-a"))
+                a.metadata.labels?["topology.kubernetes.io/zone"] = "z3"
+                try sim.update(a)
+                try await eventually("zone change seen") { store[ObjectKey(namespace: "", name: "node-a")]?.zone == "z3" }
+                #expect(sim.requests.allSatisfy { $0.query["fieldSelector"] == "metadata.name=node-a" })
+            }
+        }
+    }
+}
+
+/// Captures every log record, to prove what is (and is not) logged.
+struct RecordingLogHandler: LogHandler {
+    final class Store: Sendable {
+        let lines = Mutex<[String]>([])
+    }
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    init(store: Store) { self.store = store }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let all = metadata.merging(event.metadata ?? [:]) { _, b in b }
+        store.lines.withLock { $0.append("\(event.level) \(event.message) \(all)") }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct Logging401And403 {
+    @Test func tokensNeverReachTheLogsAnd403NamesThePermission() async throws {
+        let secret = "sekret-token-0123456789"
+        try await withSimulator(SimulatorOptions(tokens: [secret: "sluice"], permissions: ["sluice": Permission.read("services")])) { sim in
+            let logs = RecordingLogHandler.Store()
+            let logger = Logger(label: "capture") { _ in RecordingLogHandler(store: logs) }
+            let config = sim.clusterConfig(credentials: .token(secret))
+            let client = try KubeClient(config: config, logger: logger)
+            let slices = Reflector(client: client, store: ObjectStore<EndpointSlice>(), options: .endpointSlices(timing: fastTiming), logger: logger)
+            let task = Task { try await slices.run() }
+            try await eventually("a 403 was logged") { logs.lines.withLock { $0.contains { $0.contains("403") } } }
+            sim.setTokens([:])
+            sim.setTokens(["another": "x"])
+            try await eventually("a 401 was logged") { logs.lines.withLock { $0.contains { $0.contains("401") } } }
+            task.cancel()
+            _ = await task.result
+            try await client.shutdown()
+            let lines = logs.lines.withLock { $0 }
+            #expect(!lines.isEmpty)
+            #expect(lines.allSatisfy { !$0.contains(secret) })
+            #expect(lines.contains { $0.contains(#"cannot list resource "endpointslices" in API group "discovery.k8s.io""#) })
+            #expect(!"\(config)".contains(secret))
+        }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct ConnectionFailures {
+    @Test func backOffExponentiallyThenRecover() async throws {
+        try await withSimulator { sim in
+            try sim.create(service("a", "b"))
+            // Seven requests in a row lose their connection.
+            sim.failNextRequests(7, status: 0, retryAfterSeconds: nil, matching: .list())
+            var timing = fastTiming
+            timing.backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(300), jitter: 0.2, resetAfter: .seconds(5))
+            let options = ReflectorOptions<Service>.services(timing: timing)
+            try await withReflector(sim, options: options) { store, _ in
+                try await expectConverges(store, sim, options, "after the network came back")
+                let lists = sim.requests.filter { !$0.isWatch }
+                #expect(lists.map(\.status) == [0, 0, 0, 0, 0, 0, 0, 200])
+                let gaps = zip(lists.dropFirst(), lists).map { $0.at - $1.at }
+                // Nominal delays 20, 40, 80, 160, 300 (capped), 300, 300 ms, each minus up to 20 % jitter.
+                let floors: [Duration] = [16, 32, 64, 128, 240, 240, 240].map { .milliseconds($0) }
+                for (gap, floor) in zip(gaps, floors) { #expect(gap >= floor) }
+                #expect(gaps[5] < .milliseconds(900), "capped at the maximum")
+            }
+        }
     }
 }

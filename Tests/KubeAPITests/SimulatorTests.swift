@@ -5,7 +5,7 @@ import Testing
 
 /// The simulator against the client's own request functions: the server semantics the
 /// Reflector relies on.
-@Suite struct SimulatorSemantics {
+@Suite(.timeLimit(.minutes(1))) struct SimulatorSemantics {
     @Test func writesBumpResourceVersionAndStampObjects() async throws {
         try await withSimulator { sim in
             let rv0 = sim.resourceVersion
@@ -53,6 +53,20 @@ import Testing
                 guard case .status(let s, _) = e as? KubeAPIError else { return false }
                 return s.code == 410 && s.reason == "Expired" && s.kind == "Status"
             }
+            try await client.shutdown()
+        }
+    }
+
+    @Test func oneShotListAllFollowsContinueTokens() async throws {
+        try await withSimulator { sim in
+            for i in 0..<25 { try sim.create(service("ns", "s\(i)", ip: i == 3 ? "None" : "10.0.0.\(i)")) }
+            let client = try KubeClient(config: sim.clusterConfig(), logger: quietLogger)
+            let options = ReflectorOptions<Service>.services()
+            let (objects, rv) = try await client.listAll(Service.self, ListOptions(labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, limit: 7), where: options.matches)
+            #expect(objects == expected(sim, options))
+            #expect(objects.count == 24)
+            #expect(rv == String(sim.resourceVersion))
+            #expect(sim.requests.map { $0.query["limit"] } == ["7", "7", "7", "7"])
             try await client.shutdown()
         }
     }
@@ -109,6 +123,24 @@ import Testing
             await #expect {
                 try await client.watch(Service.self, WatchOptions(resourceVersion: String(rv), timeoutSeconds: 5)) { _ in }
             } throws: { ($0 as? KubeAPIError)?.isExpired == true }
+            try await client.shutdown()
+        }
+    }
+
+    @Test func watchFromAFutureVersionWaitsForIt() async throws {
+        try await withSimulator { sim in
+            let client = try KubeClient(config: sim.clusterConfig(), logger: quietLogger)
+            let future = sim.resourceVersion + 2
+            let watch = Task {
+                var names: [String] = []
+                try await client.watch(Service.self, WatchOptions(resourceVersion: String(future), timeoutSeconds: 1)) { e in
+                    if case .added(let s) = e { names.append(s.metadata.name) }
+                }
+                return names
+            }
+            try await eventually("watch open") { sim.openWatchCount == 1 }
+            for name in ["one", "two", "three"] { try sim.create(service("a", name)) }
+            #expect(try await watch.value == ["three"])
             try await client.shutdown()
         }
     }

@@ -73,9 +73,12 @@ public enum KubeAPIError: Error, Sendable, CustomStringConvertible {
 /// A small Kubernetes REST client: list and watch typed resources.
 public final class KubeClient: Sendable {
     public let config: ClusterConfig
+    /// The server URL requests go to; its host is `tls-server-name` when one is set.
+    private let baseURL: String
     private let http: HTTPClient
     private let logger: Logger
-    private let maxListBytes = 512 << 20
+    /// Shared by every decode of this client, so repeated strings are stored once.
+    private let interner = StringInterner()
     private static let silent = Logger(label: "sluice.kubeapi.http", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// - Parameter connectTimeout: how long to keep trying to connect (and to complete TLS)
@@ -95,9 +98,17 @@ public final class KubeClient: Sendable {
             tls.certificateVerification = .none
             logger.warning("TLS VERIFICATION IS DISABLED for the Kubernetes API: anyone on the path can impersonate the API server", metadata: ["kube.server": "\(config.server)"])
         }
-        if let serverName = config.tls.serverName {
-            logger.warning("tls-server-name is not supported yet; verifying the URL's host instead", metadata: ["kube.tls.server-name": "\(serverName)"])
+        var baseURL = config.server
+        var dnsOverride: [String: String] = [:]
+        if let serverName = config.tls.serverName, !serverName.isEmpty,
+           var url = URLComponents(string: config.server), let host = url.host, host != serverName {
+            // Verify (and send SNI for) serverName while connecting to the configured host:
+            // request serverName, and resolve it to the real host.
+            dnsOverride[serverName] = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+            url.host = serverName
+            baseURL = url.string ?? config.server
         }
+        self.baseURL = baseURL
         if let cert = config.tls.clientCertificatePEM, let key = config.tls.clientKeyPEM {
             do {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(cert).map { .certificate($0) }
@@ -109,6 +120,7 @@ public final class KubeClient: Sendable {
         var httpConfig = HTTPClient.Configuration(tlsConfiguration: tls)
         httpConfig.timeout = .init(connect: .milliseconds(Int64(connectTimeout / .milliseconds(1))), read: nil)
         httpConfig.decompression = .disabled
+        httpConfig.dnsOverride = dnsOverride
         // AsyncHTTPClient's own logs stay off: they would carry request headers at trace level.
         self.http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig, backgroundActivityLogger: Self.silent)
     }
@@ -126,17 +138,58 @@ public final class KubeClient: Sendable {
         if let c = options.continueToken { query.append(("continue", c)) }
         if let rv = options.resourceVersion { query.append(("resourceVersion", rv)) }
         let response = try await send(path: Object.resource.path(namespace: options.namespace), query: query, deadline: .seconds(60))
-        let body: ByteBuffer
+        // Items are decoded as they arrive; memory is the decoded page plus one item's bytes.
+        var page = ListStreamDecoder<Object>(decoder: makeDecoder())
         do {
-            body = try await response.body.collect(upTo: maxListBytes)
-        } catch {
-            throw KubeAPIError.transport("reading list of \(Object.resource.plural): \(error)")
-        }
-        let data = body.withUnsafeReadableBytes { Data($0) }
-        do {
-            return try KubeDecoding.decode(ObjectList<Object>.self, from: data, decoder: JSONDecoder())
+            for try await chunk in response.body {
+                try page.feed(chunk)
+            }
+            return try page.finish()
         } catch let e as KubeDecodingError {
             throw KubeAPIError.decoding(e)
+        } catch let e as ListStreamDecoder<Object>.Malformed {
+            throw KubeAPIError.transport("\(Object.resource.plural): \(e)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw KubeAPIError.transport("reading list of \(Object.resource.plural): \(error)")
+        }
+    }
+
+    /// Every page of a list (`options.limit` per page), keyed, with the list's resourceVersion.
+    /// A continue token that expires mid-list (410) restarts the list from the first page, as
+    /// the server asks. `filter` re-applies the selectors locally. Also the one-shot read for
+    /// tools (`sluice diff`) that need the state once, without a watch.
+    public func listAll<Object: KubeResource>(
+        _ type: Object.Type,
+        _ options: ListOptions = ListOptions(limit: 500),
+        where filter: (Object) -> Bool = { _ in true },
+        logger: Logger? = nil
+    ) async throws -> (objects: [ObjectKey: Object], resourceVersion: String) {
+        restart: while true {
+            // Objects go straight into the dictionary the caller keeps: no second copy.
+            var items: [ObjectKey: Object] = [:]
+            var pageOptions = options
+            pageOptions.continueToken = nil
+            var listRV: String?
+            repeat {
+                let page: ObjectList<Object>
+                do {
+                    page = try await list(Object.self, pageOptions)
+                } catch let e as KubeAPIError where e.isExpired && pageOptions.continueToken != nil {
+                    (logger ?? self.logger).info("continue token expired mid-list; restarting the list", metadata: ["kube.resource": "\(Object.resource.plural)"])
+                    continue restart
+                }
+                // Every page of a paged list is served at the first page's resourceVersion.
+                if listRV == nil {
+                    listRV = page.metadata.resourceVersion
+                    items.reserveCapacity(page.items.count + Int(page.metadata.remainingItemCount ?? 0))
+                }
+                for item in page.items where filter(item) { items[item.key] = item }
+                pageOptions.continueToken = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
+            } while pageOptions.continueToken != nil
+            return (items, listRV ?? "")
         }
     }
 
@@ -155,7 +208,7 @@ public final class KubeClient: Sendable {
         query.append(("timeoutSeconds", String(options.timeoutSeconds)))
         let response = try await send(path: Object.resource.path(namespace: options.namespace), query: query, deadline: .seconds(60))
         var framer = JSONStreamFramer()
-        let decoder = JSONDecoder()
+        let decoder = makeDecoder()
         var events: [WatchEvent<Object>] = []
         do {
             for try await chunk in response.body {
@@ -189,7 +242,7 @@ public final class KubeClient: Sendable {
 
     /// A GET; throws `KubeAPIError.status` for anything but 2xx.
     func send(path: String, query: [(String, String)], deadline: Duration) async throws -> HTTPClientResponse {
-        var url = config.server + path
+        var url = baseURL + path
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(Self.percentEncode($0.1))" }.joined(separator: "&")
         }
@@ -218,6 +271,19 @@ public final class KubeClient: Sendable {
             throw KubeAPIError.status(status, retryAfter: retryAfter)
         }
         return response
+    }
+
+    /// The list decoding of `list(_:_:)`, from given chunks (for tests).
+    public static func decodeListForTesting<Object: KubeResource>(_ type: Object.Type, _ chunks: [ByteBuffer]) throws -> ObjectList<Object> {
+        var page = ListStreamDecoder<Object>(decoder: JSONDecoder())
+        for c in chunks { try page.feed(c) }
+        return try page.finish()
+    }
+
+    private func makeDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        if let key = StringInterner.userInfoKey { decoder.userInfo[key] = interner }
+        return decoder
     }
 
     static func percentEncode(_ s: String) -> String {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 
@@ -92,6 +93,12 @@ public actor Credentials {
     }
 }
 
+/// Collects a pipe's bytes from another thread.
+private final class ErrorBox: @unchecked Sendable {
+    // Written once by the reader thread, read after it finished.
+    var data: Data?
+}
+
 /// Runs an exec credential plugin and reads the ExecCredential it prints.
 enum ExecPlugin {
     struct ExecCredential: Codable {
@@ -106,7 +113,7 @@ enum ExecPlugin {
         var status: Status?
     }
 
-    static func run(_ config: ExecConfig) async throws -> (token: String, expiry: Date?) {
+    static func run(_ config: ExecConfig, timeout: Duration = .seconds(30)) async throws -> (token: String, expiry: Date?) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: config.command.hasPrefix("/") ? config.command : "/usr/bin/env")
         process.arguments = config.command.hasPrefix("/") ? config.args : [config.command] + config.args
@@ -116,18 +123,40 @@ enum ExecPlugin {
         env["KUBERNETES_EXEC_INFO"] = request
         process.environment = env
         let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        process.standardError = err
         process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw ConfigError("exec credential plugin \(config.command) could not start: \(error)")
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        // The plugin may hang (a login prompt, a dead network): kill it after `timeout`.
+        let killer = Task.detached {
+            try await Task.sleep(for: timeout)
+            if process.isRunning { process.terminate() }
+        }
+        defer { killer.cancel() }
+        // Read on a thread of its own: these reads block, and must not hold a cooperative thread.
+        let (data, errors) = await withCheckedContinuation { (c: CheckedContinuation<(Data, Data), Never>) in
+            Thread.detachNewThread {
+                let errors = ErrorBox()
+                let group = DispatchGroup()
+                group.enter()
+                DispatchQueue.global().async {
+                    errors.data = err.fileHandleForReading.readDataToEndOfFile()
+                    group.leave()
+                }
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                group.wait()
+                c.resume(returning: (data, errors.data ?? Data()))
+            }
+        }
         guard process.terminationStatus == 0 else {
-            throw ConfigError("exec credential plugin \(config.command) exited with status \(process.terminationStatus)")
+            let message = String(decoding: errors.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw ConfigError("exec credential plugin \(config.command) exited with status \(process.terminationStatus): \(message)")
         }
         let cred: ExecCredential
         do {

@@ -57,8 +57,9 @@ public struct Endpoint: Codable, Sendable, Hashable {
         addresses = try c.decodeIfPresent([String].self, forKey: .addresses) ?? []
         conditions = try c.decodeIfPresent(EndpointConditions.self, forKey: .conditions) ?? EndpointConditions()
         hostname = try c.decodeIfPresent(String.self, forKey: .hostname)
-        nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName)
-        zone = try c.decodeIfPresent(String.self, forKey: .zone)
+        let interner = decoder.stringInterner
+        nodeName = try c.decodeIfPresent(String.self, forKey: .nodeName).map { interner?.intern($0) ?? $0 }
+        zone = try c.decodeIfPresent(String.self, forKey: .zone).map { interner?.intern($0) ?? $0 }
         hints = try c.decodeIfPresent(EndpointHints.self, forKey: .hints)
         targetRef = try c.decodeIfPresent(ObjectReference.self, forKey: .targetRef)
     }

@@ -47,8 +47,10 @@ public struct ObjectMeta: Codable, Sendable, Hashable {
         generation = try c.decodeIfPresent(Int64.self, forKey: .generation)
         creationTimestamp = try c.decodeIfPresent(String.self, forKey: .creationTimestamp)
         deletionTimestamp = try c.decodeIfPresent(String.self, forKey: .deletionTimestamp)
-        labels = try c.decodeIfPresent([String: String].self, forKey: .labels)
-        annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations)
+        let interner = decoder.stringInterner
+        labels = try c.decodeIfPresent([String: String].self, forKey: .labels).map { interner?.intern($0) ?? $0 }
+        annotations = try c.decodeIfPresent([String: String].self, forKey: .annotations).map { interner?.intern($0) ?? $0 }
+        if let interner, let ns = namespace { namespace = interner.intern(ns) }
         ownerReferences = try c.decodeIfPresent([OwnerReference].self, forKey: .ownerReferences)
     }
 

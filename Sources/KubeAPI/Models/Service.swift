@@ -90,7 +90,7 @@ public struct ServiceSpec: Codable, Sendable, Hashable {
         clusterIP = try c.decodeIfPresent(String.self, forKey: .clusterIP)
         clusterIPs = try c.decodeIfPresent([String].self, forKey: .clusterIPs)
         ports = try c.decodeIfPresent([ServicePort].self, forKey: .ports) ?? []
-        selector = try c.decodeIfPresent([String: String].self, forKey: .selector)
+        selector = try c.decodeIfPresent([String: String].self, forKey: .selector).map { decoder.stringInterner?.intern($0) ?? $0 }
         externalIPs = try c.decodeIfPresent([String].self, forKey: .externalIPs)
         externalName = try c.decodeIfPresent(String.self, forKey: .externalName)
         sessionAffinity = try c.decodeIfPresent(String.self, forKey: .sessionAffinity)

@@ -185,10 +185,15 @@ public final class ObjectStore<Object: KubeResource>: Sendable {
     /// Replaces the whole content with a fresh list: objects that vanished become
     /// deletions, changed ones updates. The first replace marks the store synced.
     public func replace(with items: [Object], resourceVersion: String?) {
+        var next: [ObjectKey: Object] = [:]
+        next.reserveCapacity(items.count)
+        for item in items { next[item.key] = item }
+        replace(with: next, resourceVersion: resourceVersion)
+    }
+
+    /// `replace(with:resourceVersion:)` for objects already keyed.
+    public func replace(with next: [ObjectKey: Object], resourceVersion: String?) {
         state.withLock { s in
-            var next: [ObjectKey: Object] = [:]
-            next.reserveCapacity(items.count)
-            for item in items { next[item.key] = item }
             for (key, old) in s.objects where next[key] == nil {
                 notify(&s, key, previous: old, current: nil)
             }

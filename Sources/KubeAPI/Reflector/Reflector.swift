@@ -64,6 +64,13 @@ extension ReflectorOptions where Object == Service {
     }
 }
 
+extension ReflectorOptions where Object == Node {
+    /// One Node by name (the agent's own, for its labels such as the topology zone).
+    public static func node(named name: String, timing: ReflectorTiming = ReflectorTiming()) -> Self {
+        Self(fieldSelector: FieldSelector([.equals("metadata.name", name)]), timing: timing)
+    }
+}
+
 extension ReflectorOptions where Object == EndpointSlice {
     /// kube-proxy's EndpointSlice filter: slices of headless Services are left out.
     public static func endpointSlices(timing: ReflectorTiming = ReflectorTiming()) -> Self {
@@ -93,7 +100,8 @@ public struct Reflector<Object: KubeResource>: Sendable {
         case watch(from: String)
     }
 
-    /// Runs until the task is cancelled.
+    /// Runs until the task is cancelled, then returns. Every failure is retried: this never
+    /// gives up on the API server.
     public func run() async throws {
         var backoff = options.timing.backoff
         var next = Next.relist
@@ -122,7 +130,11 @@ public struct Reflector<Object: KubeResource>: Sendable {
                     next = .relist
                     continue
                 }
-                try await pause(after: error, backoff: &backoff)
+                do {
+                    try await pause(after: error, backoff: &backoff)
+                } catch {
+                    return
+                }
             }
         }
     }
@@ -153,37 +165,18 @@ public struct Reflector<Object: KubeResource>: Sendable {
         try await Task.sleep(for: delay)
     }
 
-    /// Lists every page and replaces the store's content. A continue token that expired
-    /// mid-list (410) restarts the list from the beginning.
+    /// Lists every page and replaces the store's content.
     private func listAll() async throws -> String {
-        restart: while true {
-            var items: [Object] = []
-            var token: String?
-            var listRV: String?
-            repeat {
-                let page: ObjectList<Object>
-                do {
-                    page = try await client.list(Object.self, ListOptions(
-                        namespace: options.namespace,
-                        labelSelector: options.labelSelector,
-                        fieldSelector: options.fieldSelector,
-                        limit: options.pageSize,
-                        continueToken: token
-                    ))
-                } catch let e as KubeAPIError where e.isExpired && token != nil {
-                    logger.info("continue token expired mid-list; restarting the list")
-                    continue restart
-                }
-                // Every page of a paged list is served at the first page's resourceVersion.
-                if listRV == nil { listRV = page.metadata.resourceVersion }
-                items.append(contentsOf: page.items.lazy.filter(options.matches))
-                token = page.metadata.continue.flatMap { $0.isEmpty ? nil : $0 }
-            } while token != nil
-            let rv = listRV ?? ""
-            store.replace(with: items, resourceVersion: rv)
-            logger.debug("listed", metadata: ["kube.count": "\(items.count)", "kube.resource-version": "\(rv)"])
-            return rv
-        }
+        let (items, rv) = try await client.listAll(Object.self, ListOptions(
+            namespace: options.namespace,
+            labelSelector: options.labelSelector,
+            fieldSelector: options.fieldSelector,
+            limit: options.pageSize
+        ), where: options.matches, logger: logger)
+        let count = items.count
+        store.replace(with: items, resourceVersion: rv)
+        logger.debug("listed", metadata: ["kube.count": "\(count)", "kube.resource-version": "\(rv)"])
+        return rv
     }
 
     /// One watch; returns where to continue.
