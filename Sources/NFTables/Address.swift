@@ -200,6 +200,12 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible, LosslessStr
         }
     }
 
+    /// The last address inside the prefix (what a concatenated range's inclusive end holds).
+    public var last: [UInt8] {
+        let m = mask
+        return zip(address.bytes, m).map { $0 | ~$1 }
+    }
+
     /// The first address after the prefix, or nil when the prefix reaches the top of the space.
     public var end: [UInt8]? {
         var b = address.bytes

@@ -110,6 +110,21 @@ struct Contribution: Hashable, Sendable {
             frontend(key: [ip.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
                      noEndpoints: Layout.noEndpointServices, endpoints: port.externalEndpoints, nodePort: false, masquerade: externalMark)
         }
+        // loadBalancerSourceRanges apply to the load-balancer IPs (as in kube-proxy).
+        let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == fam.nftFamily }
+        if !ranges.isEmpty {
+            for ip in port.loadBalancerIPs where ip.family == fam.nftFamily {
+                let key: [Value] = [ip.value, proto, portValue]
+                add(Layout.firewallFrontends, SetElement(key, comment: comment))
+                // The range set leaves the protocol out: nft converts a 1-byte protocol's byte
+                // order in range lookups (an extra expression), and ranges are per Service anyway.
+                let rangeKey: [Value] = [ip.value, portValue]
+                for r in ranges {
+                    add(Layout.firewallAllow, SetElement(key: Value.bytes(rangeKey + [.raw(r.address.bytes)]),
+                                                         keyEnd: Value.bytes(rangeKey + [.raw(r.last)]), comment: comment))
+                }
+            }
+        }
         if let nodePort = port.nodePort {
             frontend(key: [proto, .port(nodePort)], dispatch: Layout.serviceNodePorts, backendsSet: Layout.nodePortBackends,
                      noEndpoints: Layout.noEndpointNodePorts, endpoints: port.externalEndpoints, nodePort: true, masquerade: externalMark)

@@ -15,7 +15,10 @@ import ProxyCore
 /// np-K:  dnat ip to meta l4proto . th dport . numgen random mod K map @nodeport-backends
 /// lbm-K / npm-K: mark for masquerade, then the same dnat; lbc-K: mark unless from the cluster CIDR
 /// filter-prerouting / filter-output: daddr . l4proto . dport vmap @no-endpoint-services (reject | drop)
-/// nat-postrouting: hairpin (ct status dnat, saddr . daddr in @hairpin) and marked packets masquerade
+/// nat-postrouting: hairpin (saddr . daddr in @hairpin) and marked packets masquerade
+/// firewall: a load-balancer IP with source ranges drops sources outside them:
+///     daddr . l4proto . dport @firewall-frontends  daddr . dport . saddr != @firewall-allow drop
+///     (@firewall-allow is one concatenated-range set for all Services, not a set per Service)
 /// ```
 ///
 /// Why (DESIGN.md's kernel facts, and `sluice-bench layouts`, run side by side):
@@ -41,6 +44,8 @@ public enum Layout {
     public static let noEndpointNodePorts = "no-endpoint-nodeports"
     public static let hairpin = "hairpin"
     public static let nodePortIPs = "nodeport-ips"
+    public static let firewallFrontends = "firewall-frontends"
+    public static let firewallAllow = "firewall-allow"
 
     // Fixed chains.
     public static let services = "services"

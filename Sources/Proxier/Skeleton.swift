@@ -21,6 +21,9 @@ enum Skeleton {
             NFSet(t, Layout.noEndpointServices, key: keyTypes, data: .verdict, comment: "Services without usable endpoints"),
             NFSet(t, Layout.noEndpointNodePorts, key: [.inetProto, .inetService], data: .verdict, comment: "NodePorts without usable endpoints"),
             NFSet(t, Layout.hairpin, key: [.address(family.nftFamily), .address(family.nftFamily)], comment: "endpoint . endpoint: hairpin traffic"),
+            NFSet(t, Layout.firewallFrontends, key: keyTypes, comment: "load-balancer IPs with source ranges"),
+            NFSet(t, Layout.firewallAllow, key: [.address(family.nftFamily), .inetService, .address(family.nftFamily)], flags: [.interval],
+                  comment: "load-balancer IP . port . allowed source range"),
         ]
         let npAddresses = options.nodePortAddresses.filter { $0.family == family.nftFamily }
         if !npAddresses.isEmpty {
@@ -42,6 +45,7 @@ enum Skeleton {
             Chain(t, Layout.masquerading),
             Chain(t, Layout.rejectChain),
             Chain(t, "no-endpoints", comment: "reject or drop traffic to Services without usable endpoints"),
+            Chain(t, "firewall", comment: "loadBalancerSourceRanges"),
         ]
     }
 
@@ -63,8 +67,13 @@ enum Skeleton {
             Rule(c("nat-prerouting"), [.verdict(.jump(Layout.services))]),
             Rule(c("nat-output"), [.verdict(.jump(Layout.services))]),
             Rule(c("nat-postrouting"), [.verdict(.jump(Layout.masquerading))]),
+            Rule(c("filter-prerouting"), [.verdict(.jump("firewall"))]),
             Rule(c("filter-prerouting"), [.verdict(.jump("no-endpoints"))]),
+            Rule(c("filter-output"), [.verdict(.jump("firewall"))]),
             Rule(c("filter-output"), [.verdict(.jump("no-endpoints"))]),
+            Rule(c("firewall"), Match.inSet([daddr, .l4proto, .thDport], .named(Layout.firewallFrontends))
+                 + Match.inSet([daddr, .thDport, Layout.saddr(family)], .named(Layout.firewallAllow), invert: true)
+                 + [.verdict(.drop)]),
             Rule(c(Layout.services), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPs))),
             Rule(c(Layout.services), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePorts))),
             Rule(c("no-endpoints"), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.noEndpointServices))),

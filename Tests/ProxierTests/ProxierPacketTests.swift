@@ -30,7 +30,12 @@ enum Services {
         name: name("web"), family: .v6, clusterIP: ip("fd02::10"), port: 80,
         clusterEndpoints: [ep("fd01::2"), ep("fd01::3")], hasEndpoints: true)
 
-    static let all = [web, local, empty, canary, selfService, web6]
+    static let ranged = ServicePortInfo(
+        name: name("ranged"), family: .v4, clusterIP: ip("10.96.0.15"), port: 80, loadBalancerIPs: [ip("192.168.50.2")],
+        loadBalancerSourceRanges: [IPPrefix("10.0.0.0/24")!, IPPrefix("172.16.0.0/12")!],
+        clusterEndpoints: [ep("10.1.0.8")], externalEndpoints: [ep("10.1.0.8")], hasEndpoints: true)
+
+    static let all = [web, local, empty, canary, selfService, web6, ranged]
     static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!])
 }
 
@@ -69,6 +74,10 @@ struct ProxierPacketTests {
             ("ClusterIP from the node itself", rig.node, "10.96.0.10", 80, 20, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
             ("IPv6 ClusterIP from outside: masqueraded", rig.client, "fd02::10", 80, 20, ["fd01::2:8080 fd01::1", "fd01::3:8080 fd01::1"]),
             ("an address no Service has: untouched", rig.client, "10.96.0.99", 80, 1, ["TIMEOUT"]),
+            ("LB IP with source ranges: a source inside them is served",
+             rig.client, "192.168.50.2", 80, 3, ["10.1.0.8:8080 10.1.0.1"]),
+            ("LB IP with source ranges: a source outside them is dropped", rig.podClient, "192.168.50.2", 80, 1, ["TIMEOUT"]),
+            ("source ranges do not apply to the ClusterIP", rig.podClient, "10.96.0.15", 80, 2, ["10.1.0.8:8080 10.1.1.2"]),
         ]
         for (what, from, address, port, count, expected) in cases {
             let answers = try rig.connect(from: from, to: address, port: port, count: count, timeout: 0.7)
