@@ -158,6 +158,39 @@ public enum Probe {
         c.close()
     """
 
+    /// A UDP server on `port` (argv 1) bound to each given address (argv 2…), answering each
+    /// datagram from that address with `<local addr>:<port> <peer addr>`.
+    public static let udpEchoAddress = """
+    import select, socket, sys
+    port = int(sys.argv[1])
+    socks = []
+    for a in sys.argv[2:]:
+        s = socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((a, port))
+        socks.append(s)
+    while True:
+        ready, _, _ = select.select(socks, [], [])
+        for s in ready:
+            data, peer = s.recvfrom(2048)
+            s.sendto(f"{s.getsockname()[0]}:{port} {peer[0]}\\n".encode(), peer)
+    """
+
+    /// Sends `count` datagrams to addr:port from source port `sport`; prints each answer or `TIMEOUT`.
+    public static let udpSend = """
+    import socket, sys
+    addr, port, sport, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport))
+    s.settimeout(0.7)
+    for _ in range(count):
+        s.sendto(b"ping", (addr, port))
+        try:
+            print(s.recv(2048).decode().strip())
+        except (socket.timeout, TimeoutError):
+            print("TIMEOUT")
+    """
+
     /// Connects `count` times to addr:port; prints each answer, `REFUSED` or `TIMEOUT`.
     public static let tcpConnect = """
     import errno, socket, sys

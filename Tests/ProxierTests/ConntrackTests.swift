@@ -1,0 +1,56 @@
+import NFTables
+import Netfilter
+import Proxier
+import ProxyCore
+import SluiceTestSupport
+import Testing
+
+@Suite("UDP conntrack cleanup when endpoints go away", .serialized)
+struct ConntrackTests {
+    static func dns(_ endpoints: [String]) -> ServicePortInfo {
+        ServicePortInfo(
+            name: ServicePortName(namespace: "kube-system", name: "dns", port: "dns", protocol: .udp), family: .v4,
+            clusterIP: IPAddress("10.96.0.20"), port: 53, nodePort: 30053,
+            clusterEndpoints: endpoints.map { Services.ep($0, 5353) }, externalEndpoints: endpoints.map { Services.ep($0, 5353) },
+            hasEndpoints: !endpoints.isEmpty)
+    }
+
+    @Test("the stale flows: entries to removed endpoints, on every frontend; none for TCP")
+    func staleFlows() {
+        let flows = ConntrackFlow.stale(old: Self.dns(["10.1.0.2", "10.1.0.3"]), new: Self.dns(["10.1.0.3"]))
+        #expect(flows.map(\.arguments) == [
+            ["-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.1.0.2"],
+            ["-D", "-p", "udp", "-f", "ipv4", "--orig-dst", "10.96.0.20", "--orig-port-dst", "53", "--dst-nat", "10.1.0.2"],
+        ])
+        #expect(ConntrackFlow.stale(old: Services.web, new: nil) == [])
+        #expect(ConntrackFlow.revived(old: Self.dns([]), new: Self.dns(["10.1.0.2"])).map(\.arguments)
+                == [["-D", "-p", "udp", "-f", "ipv4", "--orig-dst", "10.96.0.20", "--orig-port-dst", "53"]])
+    }
+
+    @Test("after an endpoint is removed, a client's next datagram goes to the new endpoint")
+    func udpFollowsTheChange() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        try rig.pods.spawn(["python3", "-c", Probe.udpEchoAddress, "5353", "10.1.0.2", "10.1.0.3"])
+        var proxier = NFTProxier(families: [.v4], options: Services.options)
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        let before = Self.dns(["10.1.0.2"]), after = Self.dns(["10.1.0.3"])
+        try conn.apply(proxier.fullSync([before], live: Ruleset()))
+        var first: [String] = []
+        for _ in 0..<50 where first.first?.contains("5353") != true {
+            first = try rig.client.exec(["python3", "-c", Probe.udpSend, "10.96.0.20", "53", "40000", "1"]).stdout
+                .split(separator: "\n").map(String.init)
+        }
+        #expect(first == ["10.1.0.2:5353 10.1.0.1"])
+
+        try conn.apply(proxier.update([(after.key, after)]))
+        // The entry made through the old rules still sends this client's datagrams to the old endpoint.
+        let stale = try rig.client.exec(["python3", "-c", Probe.udpSend, "10.96.0.20", "53", "40000", "1"]).stdout
+        #expect(stale == "10.1.0.2:5353 10.1.0.1\n")
+
+        let failed = try rig.node.enter { ConntrackCleaner.clean(ConntrackFlow.stale(old: before, new: after)) }
+        #expect(failed.isEmpty)
+        let fresh = try rig.client.exec(["python3", "-c", Probe.udpSend, "10.96.0.20", "53", "40000", "2"]).stdout
+        #expect(fresh == "10.1.0.3:5353 10.1.0.1\n10.1.0.3:5353 10.1.0.1\n")
+    }
+}
