@@ -183,16 +183,42 @@ public enum Value: Hashable, Sendable {
     }
 
     /// Concatenates values the way the kernel lays out a concatenated key: a single value
-    /// as is, several each padded to a multiple of 4 bytes.
+    /// as is, several each padded to a multiple of 4 bytes. (Hot in a full sync: one buffer,
+    /// no intermediate arrays.)
     public static func bytes(_ values: [Value]) -> [UInt8] {
         if values.count == 1 { return values[0].bytes }
         var out: [UInt8] = []
+        out.reserveCapacity(values.reduce(0) { $0 + ($1.byteCount + 3) / 4 * 4 })
         for v in values {
-            let b = v.bytes
-            out += b
-            out += [UInt8](repeating: 0, count: (4 - b.count % 4) % 4)
+            v.append(to: &out)
+            for _ in 0..<((4 - v.byteCount % 4) % 4) { out.append(0) }
         }
         return out
+    }
+
+    var byteCount: Int {
+        switch self {
+        case .ipv4: 4
+        case .ipv6: 16
+        case .proto: 1
+        case .port: 2
+        case .u32: 4
+        case .raw(let b): b.count
+        }
+    }
+
+    func append(to out: inout [UInt8]) {
+        switch self {
+        case .ipv4(let a): out.append(contentsOf: a.bytes)
+        case .ipv6(let a): out.append(contentsOf: a.bytes)
+        case .proto(let p): out.append(p)
+        case .port(let p):
+            out.append(UInt8(p >> 8))
+            out.append(UInt8(p & 0xff))
+        case .u32(let v):
+            withUnsafeBytes(of: v) { out.append(contentsOf: $0) }
+        case .raw(let b): out.append(contentsOf: b)
+        }
     }
 }
 

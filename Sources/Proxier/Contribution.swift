@@ -40,15 +40,25 @@ struct ElementRef: Hashable, Sendable {
 }
 
 /// What one service port puts into the kernel: map elements and the class chains they jump to.
+/// Kept as small arrays (a handful of entries per port): cheaper to build and compare than
+/// dictionaries, and a port with many endpoints is rare enough for linear lookups.
 struct Contribution: Hashable, Sendable {
-    var elements: [ElementRef: SetElement] = [:]
-    var classChains: Set<Layout.ClassChain> = []
+    struct Entry: Hashable, Sendable {
+        var ref: ElementRef
+        var element: SetElement
+    }
+    var elements: [Entry] = []
+    var classChains: [Layout.ClassChain] = []
+
+    func element(for ref: ElementRef) -> SetElement? {
+        elements.first { $0.ref == ref }?.element
+    }
 
     static let empty = Contribution()
 
     /// The values of this contribution's elements, as history for the next one.
     func history(_ ref: ElementRef) -> [UInt8]? {
-        if case .value(let v)? = elements[ref]?.data { return v }
+        if case .value(let v)? = element(for: ref)?.data { return v }
         return nil
     }
 
@@ -87,7 +97,7 @@ struct Contribution: Hashable, Sendable {
                 return
             }
             let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade)
-            classChains.insert(chain)
+            if !classChains.contains(chain) { classChains.append(chain) }
             add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))
             for (slot, index) in slots.enumerated() {
                 let ep = endpoints[index]
@@ -99,7 +109,10 @@ struct Contribution: Hashable, Sendable {
         }
 
         func add(_ set: String, _ element: SetElement) {
-            elements[ElementRef(family: fam, set: set, key: element.key)] = element
+            let ref = ElementRef(family: fam, set: set, key: element.key)
+            // Hairpin entries repeat when an endpoint serves several frontends of the port.
+            if set == Layout.hairpin && elements.contains(where: { $0.ref == ref }) { return }
+            elements.append(Entry(ref: ref, element: element))
         }
 
         if let clusterIP = port.clusterIP {

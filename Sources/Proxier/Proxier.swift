@@ -37,7 +37,7 @@ public struct NFTProxier: Sendable {
                                       live: Ruleset = Ruleset()) -> Ruleset {
         var p = NFTProxier(families: families, options: options)
         let history = Self.history(of: live)
-        _ = p.record(ports.map { ($0.key, $0) }, history: { history[$0] })
+        _ = p.record(ports.map { ($0.key, $0) }, history: history.isEmpty ? nil : { history[$0] }, collectDelta: false)
         return p.currentRuleset
     }
 
@@ -106,7 +106,9 @@ public struct NFTProxier: Sendable {
 
     /// Updates the per-port contributions and the element reference counts; returns what the
     /// kernel must lose and gain.
-    private mutating func record(_ changes: [(ServicePortKey, ServicePortInfo?)], history: ((ElementRef) -> [UInt8]?)? = nil) -> Delta {
+    private mutating func record(
+        _ changes: [(ServicePortKey, ServicePortInfo?)], history: ((ElementRef) -> [UInt8]?)? = nil, collectDelta: Bool = true
+    ) -> Delta {
         var delta = Delta()
         for (key, info) in changes {
             guard families.contains(key.family) else { continue }
@@ -115,17 +117,18 @@ public struct NFTProxier: Sendable {
             let new = info.map { Contribution($0, options: options, history: past) } ?? .empty
             if old == new { continue }
             contributions[key] = info == nil ? nil : new
-            for cc in new.classChains.subtracting(old.classChains) {
+            for cc in new.classChains where !old.classChains.contains(cc) {
                 let n = classChains[key.family, default: [:]][cc, default: 0]
                 if n == 0 { delta.newChains.append((key.family, cc)) }
                 classChains[key.family, default: [:]][cc] = n + 1
             }
-            for cc in old.classChains.subtracting(new.classChains) {
+            for cc in old.classChains where !new.classChains.contains(cc) {
                 let n = (classChains[key.family]?[cc] ?? 1) - 1
                 classChains[key.family]?[cc] = n == 0 ? nil : n
                 if n == 0 { unusedChains.insert(ChainID(Layout.table(key.family), cc.name)) }
             }
-            for (ref, el) in old.elements where new.elements[ref] != el {
+            for entry in old.elements where new.element(for: entry.ref) != entry.element {
+                let ref = entry.ref
                 guard var entry = elements[ref] else { continue }
                 entry.count -= 1
                 if entry.count == 0 {
@@ -136,7 +139,8 @@ public struct NFTProxier: Sendable {
                     elements[ref] = entry
                 }
             }
-            for (ref, el) in new.elements where old.elements[ref] != el {
+            for item in new.elements where old.elements.isEmpty || old.element(for: item.ref) != item.element {
+                let (ref, el) = (item.ref, item.element)
                 if var entry = elements[ref] {
                     // Another service port owns this key (a shared hairpin entry, or a
                     // conflicting frontend: the first owner keeps it).
@@ -144,6 +148,7 @@ public struct NFTProxier: Sendable {
                     elements[ref] = entry
                 } else {
                     elements[ref] = (el, 1)
+                    guard collectDelta else { continue }
                     if let gone = delta.deletes[ref], gone == el {
                         delta.deletes[ref] = nil
                     } else {
@@ -170,7 +175,7 @@ public struct NFTProxier: Sendable {
         contributions.reserveCapacity(ports.count)
         elements.reserveCapacity(ports.count * 4)
         let history = Self.history(of: live)
-        _ = record(ports.map { ($0.key, $0) }, history: history.isEmpty ? nil : { history[$0] })
+        _ = record(ports.map { ($0.key, $0) }, history: history.isEmpty ? nil : { history[$0] }, collectDelta: false)
         unusedChains = []
         let ours = live.restricted(to: tableIDs)
         if ours.tables.isEmpty {
