@@ -80,6 +80,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Pure algorithms: weighted Maglev tables, disruption measurement.
+        .target(name: "Balancing", swiftSettings: swiftSettings),
+
         // Pure: Kubernetes objects → service ports and categorised endpoints; change tracking.
         .target(name: "ProxyCore", dependencies: ["KubeAPI", "NFTables"], swiftSettings: swiftSettings),
         // Services, EndpointSlices and Nodes from YAML/JSON files (offline desired state).
@@ -90,7 +93,7 @@ let package = Package(
         ),
 
         // ProxyCore state → the nftables layout; incremental planner.
-        .target(name: "Proxier", dependencies: ["ProxyCore", "NFTables", "Netfilter"], swiftSettings: swiftSettings),
+        .target(name: "Proxier", dependencies: ["ProxyCore", "NFTables", "Netfilter", "Balancing"], swiftSettings: swiftSettings),
 
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
@@ -112,6 +115,7 @@ let package = Package(
             dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxierTests",
