@@ -1,3 +1,4 @@
+import Balancing
 import NFTables
 import ProxyCore
 
@@ -74,12 +75,21 @@ struct Contribution: Hashable, Sendable {
         let portValue = Value.port(port.port)
         let mark: Layout.Masquerade = options.masqueradeAll ? .always : (options.clusterCIDRs(fam).isEmpty ? .none : .outsideCluster)
         let externalMark: Layout.Masquerade = port.externalPolicyLocal && !options.masqueradeAll ? .none : .always
+        // ClientIP affinity and the Maglev annotation both pick the endpoint by a hash of the client.
+        let hashed: Bool = {
+            if case .maglev = port.balancing { return true }
+            return port.affinityTimeoutSeconds != nil
+        }()
 
         /// A frontend keyed by `key` in `dispatch`, its backends in `backendsSet` keyed by `key . slot`.
         func frontend(key: [Value], dispatch: String, backendsSet: String, noEndpoints: String,
                       endpoints: [Endpoint], nodePort: Bool, masquerade: Layout.Masquerade) {
             let slots: [Int]
-            if let history {
+            if hashed {
+                // Maglev: the table is a pure function of the endpoints, the same on every node.
+                let backends = endpoints.map { Maglev.Backend(id: $0.description, weight: $0.weight) }
+                slots = Maglev.table(backends, size: Maglev.tableSize(backends: backends.filter { $0.weight > 0 }.count))
+            } else if let history {
                 let values = endpoints.map { Value.bytes([$0.address.value, .port($0.port)]) }
                 slots = Slots.assign(endpoints) { slot in
                     let ref = ElementRef(family: fam, set: backendsSet, key: Value.bytes(key + [.u32(UInt32(slot))]))
@@ -96,7 +106,7 @@ struct Contribution: Hashable, Sendable {
                 add(noEndpoints, SetElement(key, verdict: verdict, comment: comment))
                 return
             }
-            let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade)
+            let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade, hashed: hashed)
             if !classChains.contains(chain) { classChains.append(chain) }
             add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))
             for (slot, index) in slots.enumerated() {

@@ -30,6 +30,12 @@ import ProxyCore
 ///   first time some Service has that many slots;
 /// - a packet does two map lookups (dispatch, backend) whatever the number of Services.
 /// Weights become slots: each endpoint gets a number of the K slots in proportion to its weight.
+/// Maglev (and ClientIP affinity, which it implements) uses hashed class chains instead:
+/// `... . jhash ip saddr mod M seed S map @backends`, the slots filled from the weighted Maglev
+/// table, so every node sends a client to the same endpoint and losing one of N endpoints moves
+/// about 1/N of the clients. (nft cannot express a map lookup as the data of `update @set`, so a
+/// per-client affinity map with timeouts cannot be written in nft syntax; the hash keeps a client
+/// on its endpoint for as long as the endpoints do not change, with no timeout.)
 public enum Layout {
     public static let tableName = "sluice"
 
@@ -67,9 +73,11 @@ public enum Layout {
         public var nodePort: Bool
         public var slots: Int
         public var masquerade: Masquerade
+        /// Pick the slot by a hash of the client address (Maglev, ClientIP affinity) rather than at random.
+        public var hashed: Bool = false
 
         public var name: String {
-            let base = nodePort ? "np" : "lb"
+            let base = (nodePort ? "np" : "lb") + (hashed ? "h" : "")
             switch masquerade {
             case .none: return "\(base)-\(slots)"
             case .always: return "\(base)m-\(slots)"
@@ -79,6 +87,9 @@ public enum Layout {
 
         public static func < (a: ClassChain, b: ClassChain) -> Bool { a.name < b.name }
     }
+
+    /// The seed of the client-address hash: the same on every node, so that every node picks the same slot.
+    public static let hashSeed: UInt32 = 0x51ce_cafe
 
     static func keyTypes(_ family: IPFamily) -> TypeList { [.address(family.nftFamily), .inetProto, .inetService] }
     static func daddr(_ family: IPFamily) -> Key { .daddr(family.nftFamily) }

@@ -87,15 +87,40 @@ enum Skeleton {
         ]
     }
 
+    /// `dnat ip to <keys> . jhash ip saddr mod M seed S map @backends`, with nft's registers: the
+    /// hash result is the concatenation's last word and its source sits five words further on.
+    static func hashedDNAT(_ cc: Layout.ClassChain, _ family: IPFamily) -> [Expression] {
+        let keys: [Key] = cc.nodePort ? [.l4proto, .thDport] : [Layout.daddr(family), .l4proto, .thDport]
+        var (exprs, _) = loadConcatenation(keys)
+        var word: UInt32 = 0
+        for k in keys { word += UInt32((k.length + 3) / 4) }
+        let source = Register(word: word + 5)
+        let saddr = Layout.saddr(family)
+        exprs.append(saddr.load(into: source))
+        exprs.append(.hash(.jenkins, from: source, length: UInt32(saddr.length), modulus: UInt32(cc.slots),
+                           seed: Layout.hashSeed, offset: 0, into: Register(word: word)))
+        let port = Register.r1.advanced(byFieldOf: family == .v6 ? 16 : 4)
+        exprs.append(.lookup(from: .r1, set: .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends), into: .r1, invert: false))
+        exprs.append(.nat(.dnat, family: family.nftFamily, addressMin: .r1, addressMax: .r1, portMin: port, portMax: port,
+                          flags: [.mapIPs, .protoSpecified]))
+        return exprs
+    }
+
     /// A class chain and its rules: the dnat (with a mark first when it masquerades).
     static func classChain(_ cc: Layout.ClassChain, _ family: IPFamily, options: ProxierOptions) -> (Chain, [Rule]) {
         let t = Layout.table(family)
         let id = ChainID(t, cc.name)
         let daddr = Layout.daddr(family)
-        let keys: [Key] = cc.nodePort
-            ? [.l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
-            : [daddr, .l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
-        let dnat = Statement.dnatMap(family.nftFamily, keys, .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends))
+        let set: SetReference = .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends)
+        let dnat: [Expression]
+        if cc.hashed {
+            dnat = hashedDNAT(cc, family)
+        } else {
+            let keys: [Key] = cc.nodePort
+                ? [.l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
+                : [daddr, .l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
+            dnat = Statement.dnatMap(family.nftFamily, keys, set)
+        }
         let mark = Statement.setMarkBits(options.masqueradeMark)
         var rules: [Rule] = []
         switch cc.masquerade {

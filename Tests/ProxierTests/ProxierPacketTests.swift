@@ -35,7 +35,15 @@ enum Services {
         loadBalancerSourceRanges: [IPPrefix("10.0.0.0/24")!, IPPrefix("172.16.0.0/12")!],
         clusterEndpoints: [ep("10.1.0.8")], externalEndpoints: [ep("10.1.0.8")], hasEndpoints: true)
 
-    static let all = [web, local, empty, canary, selfService, web6, ranged]
+    static let sticky = ServicePortInfo(
+        name: name("sticky"), family: .v4, clusterIP: ip("10.96.0.16"), port: 80, nodePort: 30016, affinityTimeoutSeconds: 10800,
+        clusterEndpoints: [ep("10.1.0.2"), ep("10.1.0.3"), ep("10.1.0.4")], externalEndpoints: [ep("10.1.0.2"), ep("10.1.0.3"), ep("10.1.0.4")],
+        hasEndpoints: true)
+    static let sticky6 = ServicePortInfo(
+        name: name("sticky"), family: .v6, clusterIP: ip("fd02::16"), port: 80, affinityTimeoutSeconds: 10800,
+        clusterEndpoints: [ep("fd01::2"), ep("fd01::3")], hasEndpoints: true)
+
+    static let all = [web, local, empty, canary, selfService, web6, ranged, sticky, sticky6]
     static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!])
 }
 
@@ -83,6 +91,16 @@ struct ProxierPacketTests {
             let answers = try rig.connect(from: from, to: address, port: port, count: count, timeout: 0.7)
             #expect(answers.count == count, "\(what)")
             #expect(Set(answers) == expected, "\(what)")
+        }
+
+        // ClientIP affinity: every connection of a client lands on one endpoint (the Maglev slot
+        // of its address), on the ClusterIP and on the NodePort alike.
+        for (from, address, port) in [(rig.client, "10.96.0.16", 80), (rig.podClient, "10.96.0.16", 80),
+                                      (rig.client, "10.0.0.1", 30016), (rig.client, "fd02::16", 80)] {
+            let answers = try rig.connect(from: from, to: address, port: port, count: 20, timeout: 1)
+            #expect(answers.count == 20)
+            #expect(Set(answers).count == 1, "affinity to \(address):\(port) gave \(Set(answers))")
+            #expect(answers.allSatisfy { $0.contains(":8080 ") })
         }
 
         // Weights 3:1 become 4 slots, 3 for the first endpoint.
