@@ -130,6 +130,11 @@ public enum Match {
         [.fib([.daddr], .addrtype, into: .r1), .cmp(op, .r1, Value.u32(type.rawValue).bytes)]
     }
 
+    /// `fib saddr type local` (or another address type): where the packet's source lives.
+    public static func fibSaddrType(_ type: AddressType, _ op: CmpOp = .eq) -> [Expression] {
+        [.fib([.saddr], .addrtype, into: .r1), .cmp(op, .r1, Value.u32(type.rawValue).bytes)]
+    }
+
     /// `ct state <states>`: any of the given conntrack states.
     public static func ctState(_ states: CtState) -> [Expression] {
         let b = Value.u32(states.rawValue).bytes

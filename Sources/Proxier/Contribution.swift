@@ -99,11 +99,15 @@ struct Contribution: Hashable, Sendable {
                 slots = Slots.assign(endpoints)
             }
             if slots.isEmpty {
-                // kube-proxy: no endpoints at all → reject; endpoints, but none for this traffic
-                // (traffic policy Local without local ones) → drop. Every endpoint drained
-                // (weight 0) → reject: nothing may take new connections.
-                let verdict: Verdict = endpoints.isEmpty && port.hasEndpoints ? .drop : .goto(Layout.rejectChain)
-                add(noEndpoints, SetElement(key, verdict: verdict, comment: comment))
+                // kube-proxy: no endpoints at all → reject (in the filter hooks); endpoints, but
+                // none for this traffic (traffic policy Local without local ones) → drop, in the
+                // nat dispatch, after the short-circuit for clients inside the cluster. Every
+                // endpoint drained (weight 0) → reject: nothing may take new connections.
+                if endpoints.isEmpty && port.hasEndpoints {
+                    add(dispatch, SetElement(key, verdict: .goto(Layout.dropChain), comment: comment))
+                } else {
+                    add(noEndpoints, SetElement(key, verdict: .goto(Layout.rejectChain), comment: comment))
+                }
                 return
             }
             let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade, hashed: hashed)
@@ -133,6 +137,29 @@ struct Contribution: Hashable, Sendable {
             frontend(key: [ip.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
                      noEndpoints: Layout.noEndpointServices, endpoints: port.externalEndpoints, nodePort: false, masquerade: externalMark)
         }
+        /// eTP Local: clients inside the cluster and the node reach external addresses through
+        /// every endpoint (kube-proxy's short-circuit), in slots above `internalSlotOffset`.
+        func shortCircuit(key: [Value], dispatch: String, backendsSet: String, nodePort: Bool) {
+            let eps = port.clusterPolicyEndpoints
+            let slots = Slots.assign(eps)
+            guard port.externalPolicyLocal, !slots.isEmpty else { return }
+            let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: .fromNode)
+            if !classChains.contains(chain) { classChains.append(chain) }
+            add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))
+            for (slot, index) in slots.enumerated() {
+                let ep = eps[index]
+                add(backendsSet, SetElement(key + [.u32(Layout.internalSlotOffset + UInt32(slot))],
+                                            value: [ep.address.value, .port(ep.port)], comment: comment))
+            }
+        }
+        for ip in port.externalIPs + port.loadBalancerIPs where ip.family == fam.nftFamily {
+            shortCircuit(key: [ip.value, proto, portValue], dispatch: Layout.serviceIPsInternal, backendsSet: Layout.backends, nodePort: false)
+        }
+        if let nodePort = port.nodePort {
+            shortCircuit(key: [proto, .port(nodePort)], dispatch: Layout.serviceNodePortsInternal,
+                         backendsSet: Layout.nodePortBackends, nodePort: true)
+        }
+
         // loadBalancerSourceRanges apply to the load-balancer IPs (as in kube-proxy).
         let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == fam.nftFamily }
         if !ranges.isEmpty {

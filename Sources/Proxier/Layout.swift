@@ -16,6 +16,11 @@ import ProxyCore
 /// lbm-K / npm-K: mark for masquerade, then the same dnat; lbc-K: mark unless from the cluster CIDR
 /// filter-prerouting / filter-output: daddr . l4proto . dport vmap @no-endpoint-services (reject | drop)
 /// nat-postrouting: hairpin (saddr . daddr in @hairpin) and marked packets masquerade
+/// eTP Local short-circuit: clients inside the cluster (pod CIDRs) and the node itself reach an
+/// external address of an eTP Local Service through every endpoint, as in kube-proxy:
+///     services: ip saddr <cluster CIDRs> … vmap @service-ips-internal (and fib saddr type local …)
+///     lbi-K: mark if from the node; dnat … numgen random mod K offset 65536 map @backends
+/// while clients from outside that find no local endpoint go to drop-chain.
 /// firewall: a load-balancer IP with source ranges drops sources outside them:
 ///     daddr . l4proto . dport @firewall-frontends  daddr . dport . saddr != @firewall-allow drop
 ///     (@firewall-allow is one concatenated-range set for all Services, not a set per Service)
@@ -50,6 +55,8 @@ public enum Layout {
     public static let noEndpointNodePorts = "no-endpoint-nodeports"
     public static let hairpin = "hairpin"
     public static let nodePortIPs = "nodeport-ips"
+    public static let serviceIPsInternal = "service-ips-internal"
+    public static let serviceNodePortsInternal = "service-nodeports-internal"
     public static let firewallFrontends = "firewall-frontends"
     public static let firewallAllow = "firewall-allow"
 
@@ -57,6 +64,10 @@ public enum Layout {
     public static let services = "services"
     public static let masquerading = "masquerading"
     public static let rejectChain = "reject-chain"
+    public static let dropChain = "drop-chain"
+
+    /// Slots of the short-circuit path live in @backends after this offset (above any Maglev table).
+    public static let internalSlotOffset: UInt32 = 65536
 
     /// How a frontend's traffic is treated before dnat.
     public enum Masquerade: Hashable, Sendable {
@@ -66,6 +77,8 @@ public enum Layout {
         case always
         /// Mark unless the source is in the cluster CIDRs (ClusterIP traffic).
         case outsideCluster
+        /// Mark when the node itself sends (the eTP Local short-circuit).
+        case fromNode
     }
 
     /// A class chain: the dnat rule shared by every frontend with `slots` slots and this treatment.
@@ -82,6 +95,7 @@ public enum Layout {
             case .none: return "\(base)-\(slots)"
             case .always: return "\(base)m-\(slots)"
             case .outsideCluster: return "\(base)c-\(slots)"
+            case .fromNode: return "\(base)i-\(slots)"
             }
         }
 

@@ -14,6 +14,10 @@ enum Skeleton {
         var sets = [
             NFSet(t, Layout.serviceIPs, key: keyTypes, data: .verdict, comment: "ClusterIPs, external and load-balancer IPs"),
             NFSet(t, Layout.serviceNodePorts, key: [.inetProto, .inetService], data: .verdict, comment: "NodePorts"),
+            NFSet(t, Layout.serviceIPsInternal, key: keyTypes, data: .verdict,
+                  comment: "eTP Local external addresses, for clients inside the cluster"),
+            NFSet(t, Layout.serviceNodePortsInternal, key: [.inetProto, .inetService], data: .verdict,
+                  comment: "eTP Local NodePorts, for clients inside the cluster"),
             NFSet(t, Layout.backends, typeof: [daddr, .l4proto, .thDport, .numgenRandom(modulus: UInt32(Slots.maximum))],
                   dataTypeof: [daddr, .thDport], comment: "service address . protocol . port . slot : endpoint"),
             NFSet(t, Layout.nodePortBackends, typeof: [.l4proto, .thDport, .numgenRandom(modulus: UInt32(Slots.maximum))],
@@ -44,6 +48,7 @@ enum Skeleton {
             Chain(t, Layout.services, comment: "dispatch: one lookup per packet"),
             Chain(t, Layout.masquerading),
             Chain(t, Layout.rejectChain),
+            Chain(t, Layout.dropChain),
             Chain(t, "no-endpoints", comment: "reject or drop traffic to Services without usable endpoints"),
             Chain(t, "firewall", comment: "loadBalancerSourceRanges"),
         ]
@@ -74,17 +79,33 @@ enum Skeleton {
             Rule(c("firewall"), Match.inSet([daddr, .l4proto, .thDport], .named(Layout.firewallFrontends))
                  + Match.inSet([daddr, .thDport, Layout.saddr(family)], .named(Layout.firewallAllow), invert: true)
                  + [.verdict(.drop)]),
+            Rule(c(Layout.services), Match.fibSaddrType(.local)
+                 + Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPsInternal))),
+            Rule(c(Layout.services), Match.fibSaddrType(.local) + npGuard
+                 + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePortsInternal))),
+        ] + fromCluster(family, options: options).flatMap { source in [
+            Rule(c(Layout.services), source + Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPsInternal))),
+            Rule(c(Layout.services), source + npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePortsInternal))),
+        ] } + [
             Rule(c(Layout.services), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPs))),
             Rule(c(Layout.services), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePorts))),
             Rule(c("no-endpoints"), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.noEndpointServices))),
             Rule(c("no-endpoints"), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.noEndpointNodePorts))),
             Rule(c(Layout.rejectChain), Statement.reject(family.nftFamily)),
+            Rule(c(Layout.dropChain), [.verdict(.drop)]),
             // A pod reaching itself through its Service must see the node as the source, or its
             // reply would bypass the dnat. After dnat, source equal to destination means hairpin.
             Rule(c(Layout.masquerading), Match.inSet([Layout.saddr(family), daddr], .named(Layout.hairpin))
                  + Statement.masquerade(fullyRandom: true), comment: "hairpin"),
             Rule(c(Layout.masquerading), Match.markBits(mark) + Statement.masquerade(fullyRandom: true)),
         ]
+    }
+
+    /// `dnat ip to <keys> . numgen random mod K offset 65536 map @backends`: the short-circuit slots.
+    static func internalDNAT(_ cc: Layout.ClassChain, _ family: IPFamily) -> [Expression] {
+        let slot = Key(.numgen(.random, modulus: UInt32(cc.slots), offset: Layout.internalSlotOffset), type: .integer32)
+        let keys: [Key] = cc.nodePort ? [.l4proto, .thDport, slot] : [Layout.daddr(family), .l4proto, .thDport, slot]
+        return Statement.dnatMap(family.nftFamily, keys, .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends))
     }
 
     /// `dnat ip to <keys> . jhash ip saddr mod M seed S map @backends`, with nft's registers: the
@@ -104,6 +125,16 @@ enum Skeleton {
         exprs.append(.nat(.dnat, family: family.nftFamily, addressMin: .r1, addressMax: .r1, portMin: port, portMax: port,
                           flags: [.mapIPs, .protoSpecified]))
         return exprs
+    }
+
+    /// The match for sources inside the cluster CIDRs of `family` (none when none are configured).
+    static func fromCluster(_ family: IPFamily, options: ProxierOptions) -> [[Expression]] {
+        let cidrs = options.clusterCIDRs(family)
+        if cidrs.isEmpty { return [] }
+        if cidrs.count == 1 { return [Match.prefix(Layout.saddr(family), cidrs[0])] }
+        let set = NFSet.anonymous(Layout.table(family), key: [.address(family.nftFamily)], interval: true,
+                                  elements: SetElement.intervals(cidrs.map { (start: $0.address.bytes, end: $0.end, data: nil) }))
+        return [Match.inSet([Layout.saddr(family)], .anonymous(set))]
     }
 
     /// A class chain and its rules: the dnat (with a mark first when it masquerades).
@@ -128,6 +159,8 @@ enum Skeleton {
             rules = [Rule(id, dnat)]
         case .always:
             rules = [Rule(id, mark + dnat)]
+        case .fromNode:
+            rules = [Rule(id, Match.fibSaddrType(.local) + mark), Rule(id, internalDNAT(cc, family))]
         case .outsideCluster:
             let cidrs = options.clusterCIDRs(family)
             if cidrs.count == 1 {

@@ -43,7 +43,14 @@ enum Services {
         name: name("sticky"), family: .v6, clusterIP: ip("fd02::16"), port: 80, affinityTimeoutSeconds: 10800,
         clusterEndpoints: [ep("fd01::2"), ep("fd01::3")], hasEndpoints: true)
 
-    static let all = [web, local, empty, canary, selfService, web6, ranged, sticky, sticky6]
+    /// eTP Local with no endpoint on this node: outside clients are dropped, clients inside the
+    /// cluster (and the node) are short-circuited to every endpoint.
+    static let localExternal = ServicePortInfo(
+        name: name("local-external"), family: .v4, clusterIP: ip("10.96.0.17"), port: 80, nodePort: 30083,
+        externalIPs: [ip("192.168.50.3")], externalPolicyLocal: true,
+        clusterEndpoints: [ep("10.1.0.4")], externalEndpoints: [], hasEndpoints: true, clusterPolicyEndpoints: [ep("10.1.0.4")])
+
+    static let all = [web, local, empty, canary, selfService, web6, ranged, sticky, sticky6, localExternal]
     static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!])
 }
 
@@ -86,6 +93,12 @@ struct ProxierPacketTests {
              rig.client, "192.168.50.2", 80, 3, ["10.1.0.8:8080 10.1.0.1"]),
             ("LB IP with source ranges: a source outside them is dropped", rig.podClient, "192.168.50.2", 80, 1, ["TIMEOUT"]),
             ("source ranges do not apply to the ClusterIP", rig.podClient, "10.96.0.15", 80, 2, ["10.1.0.8:8080 10.1.1.2"]),
+            ("eTP Local external IP without local endpoints: outside clients dropped", rig.client, "192.168.50.3", 80, 1, ["TIMEOUT"]),
+            ("… and its NodePort too", rig.client, "10.0.0.1", 30083, 1, ["TIMEOUT"]),
+            ("… but a pod is short-circuited to every endpoint, source kept",
+             rig.podClient, "192.168.50.3", 80, 3, ["10.1.0.4:8080 10.1.1.2"]),
+            ("… on the NodePort too", rig.podClient, "10.1.1.1", 30083, 3, ["10.1.0.4:8080 10.1.1.2"]),
+            ("… and the node itself, masqueraded", rig.node, "192.168.50.3", 80, 3, ["10.1.0.4:8080 10.1.0.1"]),
         ]
         for (what, from, address, port, count, expected) in cases {
             let answers = try rig.connect(from: from, to: address, port: port, count: count, timeout: 0.7)
