@@ -204,3 +204,16 @@ import Testing
         }
     }
 }
+
+@Suite struct ClientLifetime {
+    /// A client dropped without `shutdown()` (a failed or cancelled task) must not crash the process.
+    @Test func droppingAClientWithoutShutdownDoesNotCrash() async throws {
+        try await withSimulator { sim in
+            do {
+                let client = try KubeClient(config: sim.clusterConfig(), logger: quietLogger)
+                _ = try await client.list(Service.self)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}

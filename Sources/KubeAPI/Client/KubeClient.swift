@@ -129,6 +129,13 @@ public final class KubeClient: Sendable {
         try await http.shutdown()
     }
 
+    // A client dropped without `shutdown()` (a task cancelled or failed half way) must not take
+    // the process down: AsyncHTTPClient traps when it is deinitialised while running. Shutting
+    // down again is harmless (it answers "already shut down" to the callback).
+    deinit {
+        http.shutdown(queue: .global()) { _ in }
+    }
+
     /// One page of a list.
     public func list<Object: KubeResource>(_ type: Object.Type, _ options: ListOptions = ListOptions()) async throws -> ObjectList<Object> {
         var query: [(String, String)] = []
