@@ -83,7 +83,7 @@ enum Skeleton {
                  + Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPsInternal))),
             Rule(c(Layout.services), Match.fibSaddrType(.local) + npGuard
                  + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePortsInternal))),
-        ] + fromCluster(family, options: options).flatMap { source in [
+        ] + clusterSource(family, options: options).flatMap { source in [
             Rule(c(Layout.services), source + Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPsInternal))),
             Rule(c(Layout.services), source + npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePortsInternal))),
         ] } + [
@@ -127,51 +127,40 @@ enum Skeleton {
         return exprs
     }
 
-    /// The match for sources inside the cluster CIDRs of `family` (none when none are configured).
-    static func fromCluster(_ family: IPFamily, options: ProxierOptions) -> [[Expression]] {
+    /// The match for sources inside (or outside) the cluster CIDRs of `family`; none when no
+    /// CIDR is configured.
+    static func clusterSource(_ family: IPFamily, options: ProxierOptions, outside: Bool = false) -> [[Expression]] {
         let cidrs = options.clusterCIDRs(family)
         if cidrs.isEmpty { return [] }
-        if cidrs.count == 1 { return [Match.prefix(Layout.saddr(family), cidrs[0])] }
+        if cidrs.count == 1 { return [Match.prefix(Layout.saddr(family), cidrs[0], outside ? .neq : .eq)] }
         let set = NFSet.anonymous(Layout.table(family), key: [.address(family.nftFamily)], interval: true,
                                   elements: SetElement.intervals(cidrs.map { (start: $0.address.bytes, end: $0.end, data: nil) }))
-        return [Match.inSet([Layout.saddr(family)], .anonymous(set))]
+        return [Match.inSet([Layout.saddr(family)], .anonymous(set), invert: outside)]
     }
 
     /// A class chain and its rules: the dnat (with a mark first when it masquerades).
     static func classChain(_ cc: Layout.ClassChain, _ family: IPFamily, options: ProxierOptions) -> (Chain, [Rule]) {
-        let t = Layout.table(family)
-        let id = ChainID(t, cc.name)
-        let daddr = Layout.daddr(family)
-        let set: SetReference = .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends)
-        let dnat: [Expression]
-        if cc.hashed {
-            dnat = hashedDNAT(cc, family)
-        } else {
-            let keys: [Key] = cc.nodePort
-                ? [.l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
-                : [daddr, .l4proto, .thDport, .numgenRandom(modulus: UInt32(cc.slots))]
-            dnat = Statement.dnatMap(family.nftFamily, keys, set)
-        }
+        let id = ChainID(Layout.table(family), cc.name)
         let mark = Statement.setMarkBits(options.masqueradeMark)
-        var rules: [Rule] = []
+        let rules: [Rule]
         switch cc.masquerade {
         case .none:
-            rules = [Rule(id, dnat)]
+            rules = [Rule(id, dnat(cc, family))]
         case .always:
-            rules = [Rule(id, mark + dnat)]
+            rules = [Rule(id, mark + dnat(cc, family))]
         case .fromNode:
             rules = [Rule(id, Match.fibSaddrType(.local) + mark), Rule(id, internalDNAT(cc, family))]
         case .outsideCluster:
-            let cidrs = options.clusterCIDRs(family)
-            if cidrs.count == 1 {
-                rules.append(Rule(id, Match.prefix(Layout.saddr(family), cidrs[0], .neq) + mark))
-            } else {
-                let set = NFSet.anonymous(t, key: [.address(family.nftFamily)], interval: true, elements: SetElement.intervals(
-                    cidrs.map { (start: $0.address.bytes, end: $0.end, data: nil) }))
-                rules.append(Rule(id, Match.inSet([Layout.saddr(family)], .anonymous(set), invert: true) + mark))
-            }
-            rules.append(Rule(id, dnat))
+            rules = clusterSource(family, options: options, outside: true).map { Rule(id, $0 + mark) } + [Rule(id, dnat(cc, family))]
         }
-        return (Chain(t, cc.name, comment: "\(cc.slots) slot(s)"), rules)
+        return (Chain(Layout.table(family), cc.name, comment: "\(cc.slots) slot(s)"), rules)
+    }
+
+    /// The class chain's dnat: a hash of the client over a Maglev table, or a random slot.
+    static func dnat(_ cc: Layout.ClassChain, _ family: IPFamily) -> [Expression] {
+        if cc.hashed { return hashedDNAT(cc, family) }
+        let slot = Key.numgenRandom(modulus: UInt32(cc.slots))
+        let keys: [Key] = cc.nodePort ? [.l4proto, .thDport, slot] : [Layout.daddr(family), .l4proto, .thDport, slot]
+        return Statement.dnatMap(family.nftFamily, keys, .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends))
     }
 }
