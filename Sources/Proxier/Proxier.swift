@@ -81,13 +81,16 @@ public struct NFTProxier: Sendable {
     public mutating func update(_ changes: [(ServicePortKey, ServicePortInfo?)]) -> Transaction {
         var t = Transaction()
         // Chains left unused by the previous sync: nothing refers to them any more.
-        for id in unusedChains.sorted() { t.append(.deleteChain(id)) }
+        for id in unusedChains.sorted() {
+            t.append(.flushChain(id))
+            t.append(.deleteChain(id))
+        }
         unusedChains = []
         let delta = record(changes)
-        // A chain that became unused and used again in this same sync stays.
-        for (fam, cc) in delta.newChains { unusedChains.remove(ChainID(Layout.table(fam), cc.name)) }
-        for (fam, cc) in delta.newChains.sorted(by: { ($0.0.rawValue, $0.1) < ($1.0.rawValue, $1.1) })
-        where (classChains[fam]?[cc] ?? 0) > 0 {
+        for (fam, cc) in delta.newChains.sorted(by: { ($0.0.rawValue, $0.1) < ($1.0.rawValue, $1.1) }) {
+            let id = ChainID(Layout.table(fam), cc.name)
+            // Left by one port and taken by another in this same sync: still in the kernel.
+            if unusedChains.remove(id) != nil { continue }
             let (chain, rules) = Skeleton.classChain(cc, fam, options: options)
             t.add(chain)
             for r in rules { t.add(r) }
