@@ -140,9 +140,10 @@ struct Contribution: Hashable, Sendable {
         /// eTP Local: clients inside the cluster and the node reach external addresses through
         /// every endpoint (kube-proxy's short-circuit), in slots above `internalSlotOffset`.
         func shortCircuit(key: [Value], dispatch: String, backendsSet: String, nodePort: Bool) {
+            guard port.externalPolicyLocal else { return }
             let eps = port.clusterPolicyEndpoints
             let slots = Slots.assign(eps)
-            guard port.externalPolicyLocal, !slots.isEmpty else { return }
+            guard !slots.isEmpty else { return }
             let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: .fromNode)
             if !classChains.contains(chain) { classChains.append(chain) }
             add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))

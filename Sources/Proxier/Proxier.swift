@@ -215,9 +215,3 @@ extension Transaction {
         return t
     }
 }
-
-/// Full sync: the transaction that turns what the kernel holds into exactly the desired
-/// ruleset (used at start-up, after a failure, and by `sluice apply` / `sluice diff`).
-public func fullSyncTransaction(live: Ruleset, desired: Ruleset) -> Transaction {
-    Ruleset.diff(from: live, to: desired)
-}

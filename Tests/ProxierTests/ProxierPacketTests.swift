@@ -167,7 +167,7 @@ struct ProxierPacketTests {
         let desired = NFTProxier.desiredRuleset(Services.all, families: [.v4, .v6], options: Services.options)
         let written = try ns.enter {
             let conn = try NFTablesConnection()
-            try conn.apply(fullSyncTransaction(live: Ruleset(), desired: desired))
+            try conn.apply(Transaction.adding(desired))
             return try conn.ruleset()
         }
         #expect(written.normalized == desired.normalized)
