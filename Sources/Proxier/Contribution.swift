@@ -75,11 +75,13 @@ struct Contribution: Hashable, Sendable {
         let portValue = Value.port(port.port)
         let mark: Layout.Masquerade = options.masqueradeAll ? .always : (options.clusterCIDRs(fam).isEmpty ? .none : .outsideCluster)
         let externalMark: Layout.Masquerade = port.externalPolicyLocal && !options.masqueradeAll ? .none : .always
-        // ClientIP affinity and the Maglev annotation both pick the endpoint by a hash of the client.
+        // Maglev picks the endpoint by a hash of the client, which already keeps a client on its
+        // endpoint; otherwise ClientIP affinity remembers each client's slot for the timeout.
         let hashed: Bool = {
             if case .maglev = port.balancing { return true }
-            return port.affinityTimeoutSeconds != nil
+            return false
         }()
+        let affinity = hashed ? nil : port.affinityTimeoutSeconds
 
         /// A frontend keyed by `key` in `dispatch`, its backends in `backendsSet` keyed by `key . slot`.
         func frontend(key: [Value], dispatch: String, backendsSet: String, noEndpoints: String,
@@ -110,7 +112,8 @@ struct Contribution: Hashable, Sendable {
                 }
                 return
             }
-            let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade, hashed: hashed)
+            let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade, hashed: hashed,
+                                          affinity: affinity)
             if !classChains.contains(chain) { classChains.append(chain) }
             add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))
             for (slot, index) in slots.enumerated() {

@@ -35,12 +35,24 @@ import ProxyCore
 ///   first time some Service has that many slots;
 /// - a packet does two map lookups (dispatch, backend) whatever the number of Services.
 /// Weights become slots: each endpoint gets a number of the K slots in proportion to its weight.
-/// Maglev (and ClientIP affinity, which it implements) uses hashed class chains instead:
-/// `... . jhash ip saddr mod M seed S map @backends`, the slots filled from the weighted Maglev
-/// table, so every node sends a client to the same endpoint and losing one of N endpoints moves
-/// about 1/N of the clients. (nft cannot express a map lookup as the data of `update @set`, so a
-/// per-client affinity map with timeouts cannot be written in nft syntax; the hash keeps a client
-/// on its endpoint for as long as the endpoints do not change, with no timeout.)
+/// Maglev uses hashed class chains instead: `... . jhash ip saddr mod M seed S map @backends`,
+/// the slots filled from the weighted Maglev table, so every node sends a client to the same
+/// endpoint and losing one of N endpoints moves about 1/N of the clients.
+/// ClientIP affinity (kube-proxy's `recent` lists / affinity sets) remembers, per slot, which
+/// clients picked it, with the Service's timeout, refreshed by every new connection:
+/// ```
+/// lba10800-K: ip saddr . ip daddr . meta l4proto . th dport @affinity-0 goto affinity-10800-0
+///             ... one lookup per slot ...
+///             numgen random mod K vmap { 0 : goto affinity-10800-0, ... }
+/// affinity-10800-i: update @affinity-i { ip saddr . ip daddr . meta l4proto . th dport timeout 3h }
+///                   dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 1 offset i map @backends
+/// ```
+/// The sets hold client . frontend and no data: the endpoint still comes from @backends, so an
+/// entry can never send a client to an endpoint the Service no longer has (a slot whose endpoint
+/// left is taken by another endpoint, or no longer looked up when the slot count shrinks). nft
+/// 1.0.6 cannot write a map lookup as the data of `update`, nor a constant in a concatenation;
+/// `numgen random mod 1 offset i` is the constant i. The sets and slot chains are per slot index
+/// and timeout, shared by every Service: a new affinity Service adds no set and no rule.
 public enum Layout {
     public static let tableName = "sluice"
 
@@ -86,11 +98,13 @@ public enum Layout {
         public var nodePort: Bool
         public var slots: Int
         public var masquerade: Masquerade
-        /// Pick the slot by a hash of the client address (Maglev, ClientIP affinity) rather than at random.
+        /// Pick the slot by a hash of the client address (Maglev) rather than at random.
         public var hashed: Bool = false
+        /// ClientIP affinity with this timeout (seconds): a client returns to the slot it had.
+        public var affinity: UInt32? = nil
 
         public var name: String {
-            let base = (nodePort ? "np" : "lb") + (hashed ? "h" : "")
+            let base = (nodePort ? "np" : "lb") + (hashed ? "h" : "") + (affinity.map { "a\($0)" } ?? "")
             switch masquerade {
             case .none: return "\(base)-\(slots)"
             case .always: return "\(base)m-\(slots)"
@@ -99,7 +113,31 @@ public enum Layout {
             }
         }
 
+        /// The slot chains an affinity class chain goes to, one per slot.
+        public var affinitySlots: [AffinitySlot] {
+            guard let timeout = affinity else { return [] }
+            return (0..<slots).map { AffinitySlot(nodePort: nodePort, timeout: timeout, slot: $0) }
+        }
+
         public static func < (a: ClassChain, b: ClassChain) -> Bool { a.name < b.name }
+    }
+
+    /// The affinity set of slot `i`: clients . frontends that picked that slot.
+    public static func affinitySet(_ slot: Int) -> String { "affinity-\(slot)" }
+    /// Most clients . frontends one slot's affinity set remembers.
+    public static let affinitySetSize: UInt32 = 262_144
+
+    /// The chain that refreshes a client's affinity to slot `slot` and takes that slot.
+    public struct AffinitySlot: Hashable, Sendable, Comparable {
+        public var nodePort: Bool
+        public var timeout: UInt32
+        public var slot: Int
+
+        public var name: String { (nodePort ? "np-" : "") + "affinity-\(timeout)-\(slot)" }
+
+        public static func < (a: AffinitySlot, b: AffinitySlot) -> Bool {
+            (a.nodePort ? 1 : 0, a.timeout, a.slot) < (b.nodePort ? 1 : 0, b.timeout, b.slot)
+        }
     }
 
     /// The seed of the client-address hash: the same on every node, so that every node picks the same slot.

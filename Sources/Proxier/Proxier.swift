@@ -23,6 +23,14 @@ public struct NFTProxier: Sendable {
     /// Class chains no service port uses any more; deleted by the next sync, once no element
     /// in the kernel jumps to them.
     private var unusedChains: Set<ChainID> = []
+    /// ClientIP affinity's sets and slot chains, shared by every affinity class chain of a
+    /// family: made when first needed, removed by the next full sync once unused.
+    private var affinity: [IPFamily: AffinityParts] = [:]
+
+    struct AffinityParts: Sendable {
+        var sets = 0
+        var chains: Set<Layout.AffinitySlot> = []
+    }
 
     public init(families: [IPFamily] = [.v4, .v6], options: ProxierOptions = ProxierOptions()) {
         self.families = families
@@ -67,6 +75,13 @@ public struct NFTProxier: Sendable {
             }
             r.sets += sets
             r.rules += Skeleton.rules(fam, options: options)
+            let parts = affinity[fam] ?? AffinityParts()
+            r.sets += (0..<parts.sets).map { Skeleton.affinitySet($0, fam) }
+            for s in parts.chains.sorted() {
+                let (chain, rules) = Skeleton.affinitySlotChain(s, fam)
+                r.chains.append(chain)
+                r.rules += rules
+            }
             for cc in (classChains[fam] ?? [:]).keys.sorted() {
                 let (chain, rules) = Skeleton.classChain(cc, fam, options: options)
                 r.chains.append(chain)
@@ -87,6 +102,12 @@ public struct NFTProxier: Sendable {
         }
         unusedChains = []
         let delta = record(changes)
+        for (fam, slot) in delta.newAffinitySets { t.add(Skeleton.affinitySet(slot, fam)) }
+        for (fam, s) in delta.newAffinitySlots {
+            let (chain, rules) = Skeleton.affinitySlotChain(s, fam)
+            t.add(chain)
+            for r in rules { t.add(r) }
+        }
         for (fam, cc) in delta.newChains.sorted(by: { ($0.0.rawValue, $0.1) < ($1.0.rawValue, $1.1) }) {
             let id = ChainID(Layout.table(fam), cc.name)
             // Left by one port and taken by another in this same sync: still in the kernel.
@@ -105,6 +126,8 @@ public struct NFTProxier: Sendable {
         var deletes: [ElementRef: SetElement] = [:]
         var adds: [ElementRef: SetElement] = [:]
         var newChains: [(IPFamily, Layout.ClassChain)] = []
+        var newAffinitySets: [(IPFamily, Int)] = []
+        var newAffinitySlots: [(IPFamily, Layout.AffinitySlot)] = []
     }
 
     /// Updates the per-port contributions and the element reference counts; returns what the
@@ -122,7 +145,10 @@ public struct NFTProxier: Sendable {
             contributions[key] = info == nil ? nil : new
             for cc in new.classChains where !old.classChains.contains(cc) {
                 let n = classChains[key.family, default: [:]][cc, default: 0]
-                if n == 0 { delta.newChains.append((key.family, cc)) }
+                if n == 0 {
+                    delta.newChains.append((key.family, cc))
+                    if cc.affinity != nil { noteAffinity(cc, key.family, &delta) }
+                }
                 classChains[key.family, default: [:]][cc] = n + 1
             }
             for cc in old.classChains where !new.classChains.contains(cc) {
@@ -163,6 +189,19 @@ public struct NFTProxier: Sendable {
         return delta
     }
 
+    /// Makes sure the affinity sets and slot chains `cc` goes to exist.
+    private mutating func noteAffinity(_ cc: Layout.ClassChain, _ family: IPFamily, _ delta: inout Delta) {
+        var parts = affinity[family] ?? AffinityParts()
+        while parts.sets < cc.slots {
+            delta.newAffinitySets.append((family, parts.sets))
+            parts.sets += 1
+        }
+        for s in cc.affinitySlots where parts.chains.insert(s).inserted {
+            delta.newAffinitySlots.append((family, s))
+        }
+        affinity[family] = parts
+    }
+
     private func grouped(_ m: [ElementRef: SetElement]) -> [(IPFamily, String, [SetElement])] {
         var by: [SetRef: [SetElement]] = [:]
         for (ref, el) in m { by[SetRef(family: ref.family, set: ref.set), default: []].append(el) }
@@ -194,6 +233,7 @@ public struct NFTProxier: Sendable {
         elements = [:]
         classChains = [:]
         unusedChains = []
+        affinity = [:]
     }
 }
 

@@ -138,22 +138,63 @@ enum Skeleton {
         return [Match.inSet([Layout.saddr(family)], .anonymous(set), invert: outside)]
     }
 
-    /// A class chain and its rules: the dnat (with a mark first when it masquerades).
+    /// A class chain and its rules: the mark (when it masquerades), then the slot selection.
     static func classChain(_ cc: Layout.ClassChain, _ family: IPFamily, options: ProxierOptions) -> (Chain, [Rule]) {
         let id = ChainID(Layout.table(family), cc.name)
         let mark = Statement.setMarkBits(options.masqueradeMark)
+        let select = selection(cc, family).map { Rule(id, $0) }
         let rules: [Rule]
         switch cc.masquerade {
         case .none:
-            rules = [Rule(id, dnat(cc, family))]
+            rules = select
+        case .always where select.count == 1:
+            rules = [Rule(id, mark + select[0].expressions)]
         case .always:
-            rules = [Rule(id, mark + dnat(cc, family))]
+            rules = [Rule(id, mark)] + select
         case .fromNode:
             rules = [Rule(id, Match.fibSaddrType(.local) + mark), Rule(id, internalDNAT(cc, family))]
         case .outsideCluster:
-            rules = clusterSource(family, options: options, outside: true).map { Rule(id, $0 + mark) } + [Rule(id, dnat(cc, family))]
+            rules = clusterSource(family, options: options, outside: true).map { Rule(id, $0 + mark) } + select
         }
-        return (Chain(Layout.table(family), cc.name, comment: "\(cc.slots) slot(s)"), rules)
+        var comment = "\(cc.slots) slot(s)"
+        if let t = cc.affinity { comment += ", ClientIP affinity \(t) s" }
+        return (Chain(Layout.table(family), cc.name, comment: comment), rules)
+    }
+
+    /// How a class chain picks the slot: one dnat rule, or with affinity, a lookup per slot for
+    /// clients that picked it before, then a random slot.
+    static func selection(_ cc: Layout.ClassChain, _ family: IPFamily) -> [[Expression]] {
+        guard cc.affinity != nil else { return [dnat(cc, family)] }
+        let slots = cc.affinitySlots
+        return slots.map { s in
+            Match.inSet(affinityKey(family), .named(Layout.affinitySet(s.slot))) + [.verdict(.goto(s.name))]
+        } + [Statement.numgenVmap(Layout.table(family), slots.map { .goto($0.name) })]
+    }
+
+    /// client . frontend: the key of the affinity sets (for a NodePort, the node address).
+    static func affinityKey(_ family: IPFamily) -> [Key] {
+        [Layout.saddr(family), Layout.daddr(family), .l4proto, .thDport]
+    }
+
+    /// The affinity set of one slot: dynamic, every element with its Service's timeout. Sized
+    /// explicitly (the kernel gives a dynamic set without a size 65535): when it is full, new
+    /// clients still get a slot, without affinity, as the dnat is a rule of its own.
+    static func affinitySet(_ slot: Int, _ family: IPFamily) -> NFSet {
+        NFSet(Layout.table(family), Layout.affinitySet(slot), typeof: affinityKey(family), flags: [.dynamic, .timeout],
+              size: Layout.affinitySetSize,
+              comment: "ClientIP affinity: client . frontend that took slot \(slot)")
+    }
+
+    /// A slot chain: refresh the client's affinity, then dnat to the endpoint of that slot.
+    static func affinitySlotChain(_ s: Layout.AffinitySlot, _ family: IPFamily) -> (Chain, [Rule]) {
+        let id = ChainID(Layout.table(family), s.name)
+        let slot = Key(.numgen(.random, modulus: 1, offset: UInt32(s.slot)), type: .integer32)
+        let keys: [Key] = s.nodePort ? [.l4proto, .thDport, slot] : [Layout.daddr(family), .l4proto, .thDport, slot]
+        let rules = [
+            Rule(id, Statement.update(Layout.affinitySet(s.slot), affinityKey(family), timeoutMillis: UInt64(s.timeout) * 1000)),
+            Rule(id, Statement.dnatMap(family.nftFamily, keys, .named(s.nodePort ? Layout.nodePortBackends : Layout.backends))),
+        ]
+        return (Chain(Layout.table(family), s.name, comment: "ClientIP affinity: slot \(s.slot), \(s.timeout) s"), rules)
     }
 
     /// The class chain's dnat: a hash of the client over a Maglev table, or a random slot.

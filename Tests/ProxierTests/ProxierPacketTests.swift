@@ -1,3 +1,4 @@
+import Foundation
 import NFTables
 import Netfilter
 import Proxier
@@ -155,6 +156,69 @@ struct ProxierPacketTests {
         try conn.apply(proxier.update([]))
         #expect(try conn.ruleset(tables: proxier.tableIDs).normalized == proxier.currentRuleset.normalized)
         #expect(!(try conn.ruleset(tables: proxier.tableIDs)).chains.contains { $0.name == "lbc-2" })
+    }
+
+    @Test("ClientIP affinity: a client keeps its endpoint while it connects, loses it after the timeout or when the endpoint leaves")
+    func affinityTimeout() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        var sticky = ServicePortInfo(
+            name: Services.name("sticky-short"), family: .v4, clusterIP: Services.ip("10.96.0.18"), port: 80, affinityTimeoutSeconds: 2,
+            clusterEndpoints: [Services.ep("10.1.0.2"), Services.ep("10.1.0.3"), Services.ep("10.1.0.4")], hasEndpoints: true)
+        var proxier = NFTProxier(families: [.v4], options: Services.options)
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        try conn.apply(proxier.fullSync([sticky], live: Ruleset()))
+        let table = Layout.table(.v4)
+        let key = Value.bytes([Services.ip("10.0.0.2").value, Services.ip("10.96.0.18").value, .proto(6), .port(80)])
+        /// (slot, timeout) of every affinity entry in the kernel.
+        func entries() throws -> [(Int, UInt64?)] {
+            let live = try conn.ruleset(tables: [table])
+            return (0..<3).flatMap { i in
+                (live.sets.first { $0.name == Layout.affinitySet(i) }?.elements ?? []).map { e in
+                    #expect(e.key == key)
+                    return (i, e.timeoutMillis)
+                }
+            }
+        }
+        func once() throws -> String {
+            let a = try rig.connect(from: rig.client, to: "10.96.0.18", port: 80)
+            #expect(a.count == 1)
+            return a.first ?? ""
+        }
+
+        let first = try once()
+        #expect(first.hasSuffix(":8080 10.1.0.1"))
+        let recorded = try entries()
+        #expect(recorded.count == 1)
+        #expect(recorded.first?.1 == 2000)
+        // The entry's slot is the one whose backend answered.
+        if let slot = recorded.first?.0 {
+            let live = try conn.ruleset(tables: [table])
+            let backend = live.sets.first { $0.name == Layout.backends }?.elements.first {
+                $0.key == Value.bytes([Services.ip("10.96.0.18").value, .proto(6), .port(80), .u32(UInt32(slot))])
+            }
+            let endpoint = String(first.prefix { $0 != ":" })
+            #expect(backend?.data == .value(Value.bytes([Services.ip(endpoint).value, .port(8080)])))
+        }
+        // Every new connection refreshes the timeout: 2.4 s after the first, still the same endpoint.
+        for _ in 0..<2 {
+            Thread.sleep(forTimeInterval: 1.2)
+            #expect(try once() == first)
+        }
+        #expect(try rig.connect(from: rig.client, to: "10.96.0.18", port: 80, count: 10) == Array(repeating: first, count: 10))
+        // Two seconds without a new connection: forgotten.
+        Thread.sleep(forTimeInterval: 2.6)
+        #expect(try entries().isEmpty)
+
+        // The endpoint leaves: the client moves to another one, and stays there.
+        let now = try once()
+        sticky.clusterEndpoints.removeAll { now.hasPrefix($0.address.description + ":") }
+        #expect(sticky.clusterEndpoints.count == 2)
+        try conn.apply(proxier.update([(sticky.key, sticky)]))
+        let after = try rig.connect(from: rig.client, to: "10.96.0.18", port: 80, count: 10)
+        #expect(Set(after).count == 1)
+        #expect(after.first != now)
+        #expect(after.allSatisfy { $0.hasSuffix(":8080 10.1.0.1") })
     }
 
     @Test("what the proxier writes lists with nft as our rendering, and re-loads identically")
