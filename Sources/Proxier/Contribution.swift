@@ -77,9 +77,9 @@ struct Contribution: Hashable, Sendable {
         let externalMark: Layout.Masquerade = port.externalPolicyLocal && !options.masqueradeAll ? .none : .always
         // Maglev picks the endpoint by a hash of the client, which already keeps a client on its
         // endpoint; otherwise ClientIP affinity remembers each client's slot for the timeout.
-        let hashed: Bool = {
-            if case .maglev = port.balancing { return true }
-            return false
+        let (hashed, fiveTuple): (Bool, Bool) = {
+            if case .maglev(let fiveTuple) = port.balancing { return (true, fiveTuple) }
+            return (false, false)
         }()
         let affinity = hashed ? nil : port.affinityTimeoutSeconds
 
@@ -113,7 +113,7 @@ struct Contribution: Hashable, Sendable {
                 return
             }
             let chain = Layout.ClassChain(nodePort: nodePort, slots: slots.count, masquerade: masquerade, hashed: hashed,
-                                          affinity: affinity)
+                                          fiveTuple: fiveTuple, affinity: affinity)
             if !classChains.contains(chain) { classChains.append(chain) }
             add(dispatch, SetElement(key, verdict: .goto(chain.name), comment: comment))
             for (slot, index) in slots.enumerated() {

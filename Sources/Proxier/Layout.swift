@@ -100,11 +100,15 @@ public enum Layout {
         public var masquerade: Masquerade
         /// Pick the slot by a hash of the client address (Maglev) rather than at random.
         public var hashed: Bool = false
+        /// Hash the client's address and port (`sluice.dev/maglev-hash: five-tuple`): every
+        /// connection is placed on its own; the other three fields are the frontend's, the same
+        /// for every packet that reaches this chain's map element.
+        public var fiveTuple: Bool = false
         /// ClientIP affinity with this timeout (seconds): a client returns to the slot it had.
         public var affinity: UInt32? = nil
 
         public var name: String {
-            let base = (nodePort ? "np" : "lb") + (hashed ? "h" : "") + (affinity.map { "a\($0)" } ?? "")
+            let base = (nodePort ? "np" : "lb") + (hashed ? (fiveTuple ? "h5" : "h") : "") + (affinity.map { "a\($0)" } ?? "")
             switch masquerade {
             case .none: return "\(base)-\(slots)"
             case .always: return "\(base)m-\(slots)"

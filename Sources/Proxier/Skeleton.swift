@@ -108,17 +108,23 @@ enum Skeleton {
         return Statement.dnatMap(family.nftFamily, keys, .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends))
     }
 
-    /// `dnat ip to <keys> . jhash ip saddr mod M seed S map @backends`, with nft's registers: the
-    /// hash result is the concatenation's last word and its source sits five words further on.
+    /// `dnat ip to <keys> . jhash ip saddr [. th sport] mod M seed S map @backends`, with nft's
+    /// registers: the hash result is the concatenation's last word and its source sits five words
+    /// further on, a word per field. (The full five-tuple does not fit the registers for IPv6, and
+    /// daddr . dport . l4proto are the same for every packet that reaches one map element.)
     static func hashedDNAT(_ cc: Layout.ClassChain, _ family: IPFamily) -> [Expression] {
         let keys: [Key] = cc.nodePort ? [.l4proto, .thDport] : [Layout.daddr(family), .l4proto, .thDport]
         var (exprs, _) = loadConcatenation(keys)
         var word: UInt32 = 0
         for k in keys { word += UInt32((k.length + 3) / 4) }
         let source = Register(word: word + 5)
-        let saddr = Layout.saddr(family)
-        exprs.append(saddr.load(into: source))
-        exprs.append(.hash(.jenkins, from: source, length: UInt32(saddr.length), modulus: UInt32(cc.slots),
+        var (register, length) = (source, UInt32(0))
+        for k in cc.fiveTuple ? [Layout.saddr(family), .thSport] : [Layout.saddr(family)] {
+            exprs.append(k.load(into: register))
+            register = register.advanced(byFieldOf: k.length)
+            length += UInt32((k.length + 3) / 4 * 4)
+        }
+        exprs.append(.hash(.jenkins, from: source, length: length, modulus: UInt32(cc.slots),
                            seed: Layout.hashSeed, offset: 0, into: Register(word: word)))
         let port = Register.r1.advanced(byFieldOf: family == .v6 ? 16 : 4)
         exprs.append(.lookup(from: .r1, set: .named(cc.nodePort ? Layout.nodePortBackends : Layout.backends), into: .r1, invert: false))

@@ -51,7 +51,22 @@ enum Services {
         externalIPs: [ip("192.168.50.3")], externalPolicyLocal: true,
         clusterEndpoints: [ep("10.1.0.4")], externalEndpoints: [], hasEndpoints: true, clusterPolicyEndpoints: [ep("10.1.0.4")])
 
-    static let all = [web, local, empty, canary, selfService, web6, ranged, sticky, sticky6, localExternal]
+    static let maglev = ServicePortInfo(
+        name: name("maglev"), family: .v4, clusterIP: ip("10.96.0.19"), port: 80, nodePort: 30019,
+        clusterEndpoints: [ep("10.1.0.2"), ep("10.1.0.3"), ep("10.1.0.4")], externalEndpoints: [ep("10.1.0.2"), ep("10.1.0.3"), ep("10.1.0.4")],
+        hasEndpoints: true, balancing: .maglev(fiveTuple: false))
+    static let maglev5 = ServicePortInfo(
+        name: name("maglev5"), family: .v4, clusterIP: ip("10.96.0.20"), port: 80,
+        clusterEndpoints: [ep("10.1.0.2"), ep("10.1.0.3"), ep("10.1.0.4")], hasEndpoints: true, balancing: .maglev(fiveTuple: true))
+    static let maglev6 = ServicePortInfo(
+        name: name("maglev"), family: .v6, clusterIP: ip("fd02::19"), port: 80,
+        clusterEndpoints: [ep("fd01::2"), ep("fd01::3"), ep("fd01::4")], hasEndpoints: true, balancing: .maglev(fiveTuple: false))
+    static let maglev56 = ServicePortInfo(
+        name: name("maglev5"), family: .v6, clusterIP: ip("fd02::20"), port: 80,
+        clusterEndpoints: [ep("fd01::2"), ep("fd01::3"), ep("fd01::4")], hasEndpoints: true, balancing: .maglev(fiveTuple: true))
+
+    static let all = [web, local, empty, canary, selfService, web6, ranged, sticky, sticky6, localExternal,
+                      maglev, maglev5, maglev6, maglev56]
     static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!])
 }
 
@@ -107,8 +122,8 @@ struct ProxierPacketTests {
             #expect(Set(answers) == expected, "\(what)")
         }
 
-        // ClientIP affinity: every connection of a client lands on one endpoint (the Maglev slot
-        // of its address), on the ClusterIP and on the NodePort alike.
+        // ClientIP affinity: every connection of a client to a frontend lands on one endpoint, on
+        // the ClusterIP and on the NodePort alike.
         for (from, address, port) in [(rig.client, "10.96.0.16", 80), (rig.podClient, "10.96.0.16", 80),
                                       (rig.client, "10.0.0.1", 30016), (rig.client, "fd02::16", 80)] {
             let answers = try rig.connect(from: from, to: address, port: port, count: 20, timeout: 1)
@@ -219,6 +234,39 @@ struct ProxierPacketTests {
         #expect(Set(after).count == 1)
         #expect(after.first != now)
         #expect(after.allSatisfy { $0.hasSuffix(":8080 10.1.0.1") })
+    }
+
+    @Test("Maglev: two nodes send a client to the same endpoint; the five-tuple hash spreads one client's connections")
+    func maglev() throws {
+        let (a, b) = (try ProxyRig(), try ProxyRig())
+        defer {
+            a.delete()
+            b.delete()
+        }
+        let ports = [Services.maglev, Services.maglev5, Services.maglev6, Services.maglev56]
+        for rig in [a, b] {
+            var proxier = NFTProxier(options: Services.options)
+            try rig.node.enter {
+                let conn = try NFTablesConnection()
+                try conn.apply(proxier.fullSync(ports, live: Ruleset()))
+            }
+        }
+        // Source-address Maglev: one endpoint per client, the same one through either node.
+        for (from, to, port) in [("client", "10.96.0.19", 80), ("podClient", "10.96.0.19", 80), ("client", "10.0.0.1", 30019),
+                                 ("podClient", "fd02::19", 80)] {
+            let answers = try [a, b].map { rig in
+                try rig.connect(from: from == "client" ? rig.client : rig.podClient, to: to, port: port, count: 10, timeout: 1)
+            }
+            #expect(Set(answers[0]).count == 1, "\(from) → \(to):\(port) gave \(Set(answers[0]))")
+            #expect(answers[0].count == 10)
+            #expect(answers[0] == answers[1], "the two nodes disagree for \(from) → \(to):\(port)")
+        }
+        // Five-tuple: every connection (a new source port) is placed on its own.
+        for to in ["10.96.0.20", "fd02::20"] {
+            let answers = try a.connect(from: a.podClient, to: to, port: 80, count: 40, timeout: 1)
+            #expect(answers.count == 40)
+            #expect(Set(answers).count == 3, "five-tuple Maglev to \(to) gave \(Set(answers))")
+        }
     }
 
     @Test("what the proxier writes lists with nft as our rendering, and re-loads identically")
