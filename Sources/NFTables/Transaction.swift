@@ -101,20 +101,16 @@ public struct Transaction: Hashable, Sendable {
         case .addElements(let t, let name, let elements), .deleteElements(let t, let name, let elements):
             guard let def = sets[t]?[name] else { return nil }
             let isDelete = if case .deleteElements = command { true } else { false }
+            let check = ElementCheck(def)
             for e in elements {
-                if let err = checkElement(e, of: def, forDelete: isDelete) { return err }
+                if let err = check.check(e, forDelete: isDelete) { return err }
             }
             return nil
         }
     }
 
-    private func checkName(_ name: String, _ kind: String, _ object: String) -> ValidationError? {
-        if name.isEmpty { return ValidationError(object: "\(kind) \(object)", reason: "the \(kind) name is empty") }
-        if name.utf8.count > maxNameLength {
-            return ValidationError(object: "\(kind) \(object.prefix(80))…", reason: "the \(kind) name is \(name.utf8.count) bytes; the kernel allows \(maxNameLength)")
-        }
-        if name.utf8.contains(0) { return ValidationError(object: "\(kind) \(object)", reason: "the name contains a NUL byte") }
-        return nil
+    private func checkName(_ name: String, _ kind: String, _ object: @autoclosure () -> String) -> ValidationError? {
+        nameError(name, kind, object())
     }
 
     private func checkComment(_ comment: String?, _ object: String) -> ValidationError? {
@@ -203,48 +199,74 @@ public struct Transaction: Hashable, Sendable {
         if s.timeoutMillis != nil && !s.flags.contains(.timeout) {
             return ValidationError(object: object, reason: "a timeout needs the timeout flag")
         }
+        let check = ElementCheck(s)
         for el in s.elements {
-            if let err = checkElement(el, of: s, forDelete: false) { return err }
+            if let err = check.check(el, forDelete: false) { return err }
         }
         return nil
     }
 
+    /// Checks one element against its set. Called for every element of a batch, so everything
+    /// the check needs is read from the set once, and messages are built only on failure.
     private func checkElement(_ e: SetElement, of s: NFSet, forDelete: Bool) -> ValidationError? {
-        let object = s.isAnonymous ? "anonymous set in table \(s.table)" : "set \(s.table) \(s.name)"
-        if e.key.count != s.key.length {
-            return ValidationError(object: object, reason: "element key is \(e.key.count) bytes; the set's key (\(s.key)) is \(s.key.length)")
+        ElementCheck(s).check(e, forDelete: forDelete)
+    }
+}
+
+/// What an element must agree with in its set, read once per set.
+private struct ElementCheck {
+    let set: NFSet
+    let keyLength: Int
+    let interval: Bool
+    let timeout: Bool
+    let valueLength: Int?
+
+    init(_ s: NFSet) {
+        set = s
+        keyLength = s.key.length
+        interval = s.flags.contains(.interval)
+        timeout = s.flags.contains(.timeout)
+        if case .value(let t)? = s.data { valueLength = t.length } else { valueLength = nil }
+    }
+
+    func check(_ e: SetElement, forDelete: Bool) -> ValidationError? {
+        let s = set
+        func fail(_ reason: @autoclosure () -> String) -> ValidationError {
+            ValidationError(object: s.isAnonymous ? "anonymous set in table \(s.table)" : "set \(s.table) \(s.name)", reason: reason())
         }
-        if let end = e.keyEnd, end.count != s.key.length {
-            return ValidationError(object: object, reason: "element key end is \(end.count) bytes; the set's key is \(s.key.length)")
+        if e.key.count != keyLength {
+            return fail("element key is \(e.key.count) bytes; the set's key (\(s.key)) is \(keyLength)")
         }
-        if (e.keyEnd != nil || e.intervalEnd) && !s.flags.contains(.interval) {
-            return ValidationError(object: object, reason: "a range element needs an interval set")
+        if let end = e.keyEnd, end.count != keyLength {
+            return fail("element key end is \(end.count) bytes; the set's key is \(keyLength)")
+        }
+        if (e.keyEnd != nil || e.intervalEnd) && !interval {
+            return fail("a range element needs an interval set")
         }
         if let c = e.comment, c.utf8.count > maxCommentLength {
-            return ValidationError(object: object, reason: "element comment is \(c.utf8.count) bytes; nft allows \(maxCommentLength)")
+            return fail("element comment is \(c.utf8.count) bytes; nft allows \(maxCommentLength)")
         }
-        if e.timeoutMillis != nil && !s.flags.contains(.timeout) {
-            return ValidationError(object: object, reason: "an element timeout needs the timeout flag on the set")
+        if e.timeoutMillis != nil && !timeout {
+            return fail("an element timeout needs the timeout flag on the set")
         }
         if forDelete || e.intervalEnd { return nil }
         switch (s.data, e.data) {
         case (nil, nil): return nil
-        case (nil, .some): return ValidationError(object: object, reason: "element has data but \(s.name.isEmpty ? "the set" : s.name) is not a map")
-        case (.some, nil): return ValidationError(object: object, reason: "map element has no data")
-        case (.verdict, .value): return ValidationError(object: object, reason: "verdict map element has a value, not a verdict")
-        case (.value, .verdict): return ValidationError(object: object, reason: "data map element has a verdict, not a value")
+        case (nil, .some): return fail("element has data but \(s.name.isEmpty ? "the set" : s.name) is not a map")
+        case (.some, nil): return fail("map element has no data")
+        case (.verdict, .value): return fail("verdict map element has a value, not a verdict")
+        case (.value, .verdict): return fail("data map element has a verdict, not a value")
         case (.value(let t), .value(let v)):
-            if v.count != t.length {
-                return ValidationError(object: object, reason: "element value is \(v.count) bytes; the map's value (\(t)) is \(t.length)")
+            if v.count != valueLength {
+                return fail("element value is \(v.count) bytes; the map's value (\(t)) is \(t.length)")
             }
             return nil
         case (.verdict, .verdict(let v)):
-            if let c = v.chain, let e = checkName(c, "chain", c) { return e }
+            if let c = v.chain { return nameError(c, "chain", c) }
             return nil
         }
     }
 }
-
 /// A model the kernel would refuse, caught before anything is sent.
 public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
     public var object: String
@@ -254,4 +276,13 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
         self.reason = reason
     }
     public var description: String { "\(object): \(reason)" }
+}
+
+private func nameError(_ name: String, _ kind: String, _ object: @autoclosure () -> String) -> ValidationError? {
+    if name.isEmpty { return ValidationError(object: "\(kind) \(object())", reason: "the \(kind) name is empty") }
+    if name.utf8.count > maxNameLength {
+        return ValidationError(object: "\(kind) \(object().prefix(80))…", reason: "the \(kind) name is \(name.utf8.count) bytes; the kernel allows \(maxNameLength)")
+    }
+    if name.utf8.contains(0) { return ValidationError(object: "\(kind) \(object())", reason: "the name contains a NUL byte") }
+    return nil
 }

@@ -32,10 +32,9 @@ struct ElementRef: Hashable, Sendable {
     var set: String
     var key: [UInt8]
 
-    // Arrays of bytes hash byte by byte by default; hash the key as one buffer.
+    // Arrays of bytes hash byte by byte by default; hash the key as one buffer. The set's name
+    // is left out: hashing a String costs more than the rare key shared by two sets.
     func hash(into h: inout Hasher) {
-        h.combine(family)
-        h.combine(set)
         key.withUnsafeBytes { h.combine(bytes: $0) }
     }
 }

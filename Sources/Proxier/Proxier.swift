@@ -170,13 +170,11 @@ public struct NFTProxier: Sendable {
             }
             for item in new.elements where old.elements.isEmpty || old.element(for: item.ref) != item.element {
                 let (ref, el) = (item.ref, item.element)
-                if var entry = elements[ref] {
-                    // Another service port owns this key (a shared hairpin entry, or a
-                    // conflicting frontend: the first owner keeps it).
-                    entry.count += 1
-                    elements[ref] = entry
-                } else {
-                    elements[ref] = (el, 1)
+                // One hash per element: another service port may own this key already (a
+                // shared hairpin entry, or a conflicting frontend: the first owner keeps it).
+                var isNew = false
+                elements[ref, default: { isNew = true; return (el, 0) }()].count += 1
+                if isNew {
                     guard collectDelta else { continue }
                     if let gone = delta.deletes[ref], gone == el {
                         delta.deletes[ref] = nil
@@ -240,6 +238,12 @@ public struct NFTProxier: Sendable {
 struct SetRef: Hashable, Comparable {
     var family: IPFamily
     var set: String
+
+    // A handful of sets: their names' lengths tell them apart well enough, at no hashing cost.
+    func hash(into h: inout Hasher) {
+        h.combine(family)
+        h.combine(set.utf8.count)
+    }
     static func < (a: SetRef, b: SetRef) -> Bool { (a.family.rawValue, a.set) < (b.family.rawValue, b.set) }
 }
 
