@@ -72,6 +72,10 @@ public enum Layout {
     public static let firewallFrontends = "firewall-frontends"
     public static let firewallAllow = "firewall-allow"
 
+    /// The maps whose keys are frontends: a key two service ports want is a conflict.
+    static let frontendSets: Set<String> = [serviceIPs, serviceNodePorts, serviceIPsInternal, serviceNodePortsInternal,
+                                            noEndpointServices, noEndpointNodePorts]
+
     // Fixed chains.
     public static let services = "services"
     public static let masquerading = "masquerading"

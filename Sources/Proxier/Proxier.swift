@@ -16,9 +16,8 @@ public struct NFTProxier: Sendable {
     public let options: ProxierOptions
 
     private var contributions: [ServicePortKey: Contribution] = [:]
-    /// Every element in the kernel, with how many service ports want it (hairpin entries are
-    /// shared) and the data it was written with.
-    private var elements: [ElementRef: (element: SetElement, count: Int)] = [:]
+    /// Every element in the kernel, with the service ports that want it (see `Claim`).
+    private var elements: [ElementRef: Claim] = [:]
     private var classChains: [IPFamily: [Layout.ClassChain: Int]] = [:]
     /// Class chains no service port uses any more; deleted by the next sync, once no element
     /// in the kernel jumps to them.
@@ -38,6 +37,10 @@ public struct NFTProxier: Sendable {
     }
 
     public var tableIDs: Set<TableID> { Set(families.map(Layout.table)) }
+
+    /// Frontends that two service ports claimed in the last `update` or `fullSync`: the first
+    /// keeps it, the other is ignored until the first lets go (then it takes over).
+    public private(set) var conflicts: [FrontendConflict] = []
 
     /// The whole desired ruleset for these service ports (for a full sync or `sluice diff`).
     /// Backend slots stay where `live` has them, so only real changes show.
@@ -66,7 +69,7 @@ public struct NFTProxier: Sendable {
     public var currentRuleset: Ruleset {
         var r = Ruleset(tables: Skeleton.tables(families))
         var bySet: [SetRef: [SetElement]] = [:]
-        for (ref, entry) in elements { bySet[SetRef(family: ref.family, set: ref.set), default: []].append(entry.element) }
+        for (ref, claim) in elements { bySet[SetRef(family: ref.family, set: ref.set), default: []].append(claim.element) }
         for fam in families {
             r.chains += Skeleton.chains(fam)
             var sets = Skeleton.sets(fam, options: options)
@@ -95,6 +98,7 @@ public struct NFTProxier: Sendable {
     /// transaction that takes the kernel there, sized by what changed.
     public mutating func update(_ changes: [(ServicePortKey, ServicePortInfo?)]) -> Transaction {
         var t = Transaction()
+        conflicts = []
         // Chains left unused by the previous sync: nothing refers to them any more.
         for id in unusedChains.sorted() {
             t.append(.flushChain(id))
@@ -158,14 +162,19 @@ public struct NFTProxier: Sendable {
             }
             for entry in old.elements where new.element(for: entry.ref) != entry.element {
                 let ref = entry.ref
-                guard var entry = elements[ref] else { continue }
-                entry.count -= 1
-                if entry.count == 0 {
+                guard var claim = elements[ref] else { continue }
+                let active = claim.element
+                if claim.release(entry.element) {
                     elements[ref] = nil
-                    delta.deletes[ref] = entry.element
+                    delta.deletes[ref] = active
                     delta.adds[ref] = nil
                 } else {
-                    elements[ref] = entry
+                    elements[ref] = claim
+                    if claim.element != active {
+                        // The owner left: the next claimant's element takes the key.
+                        delta.deletes[ref] = active
+                        delta.adds[ref] = claim.element
+                    }
                 }
             }
             for item in new.elements where old.elements.isEmpty || old.element(for: item.ref) != item.element {
@@ -173,7 +182,11 @@ public struct NFTProxier: Sendable {
                 // One hash per element: another service port may own this key already (a
                 // shared hairpin entry, or a conflicting frontend: the first owner keeps it).
                 var isNew = false
-                elements[ref, default: { isNew = true; return (el, 0) }()].count += 1
+                let shadowed = elements[ref, default: { isNew = true; return Claim(el) }()].add(el)
+                if shadowed, Layout.frontendSets.contains(ref.set) {
+                    conflicts.append(FrontendConflict(family: ref.family, set: ref.set, key: ref.key,
+                                                      owner: elements[ref]?.element.comment ?? "", ignored: el.comment ?? ""))
+                }
                 if isNew {
                     guard collectDelta else { continue }
                     if let gone = delta.deletes[ref], gone == el {
@@ -227,6 +240,7 @@ public struct NFTProxier: Sendable {
 
     /// Forgets everything: the next `update` with all ports, after a full sync, starts afresh.
     public mutating func reset() {
+        conflicts = []
         contributions = [:]
         elements = [:]
         classChains = [:]
@@ -257,5 +271,77 @@ extension Transaction {
         for set in r.sets { t.add(set) }
         for rule in r.rules { t.add(rule) }
         return t
+    }
+}
+
+/// The service ports that want one element. Usually one; hairpin entries are wanted by every
+/// port of an endpoint (all with the same element); two Services may claim the same frontend
+/// (an externalIP, say) with different elements: the first keeps the key, the others wait.
+struct Claim: Sendable {
+    /// The element in the kernel, and how many claims want exactly it.
+    private(set) var element: SetElement
+    private var count = 0
+    /// Claims with other elements, in arrival order.
+    private var shadowed: [SetElement] = []
+
+    /// No claim yet: `add` the first.
+    init(_ element: SetElement) { self.element = element }
+
+    /// Adds a claim; true when it is shadowed by another element.
+    mutating func add(_ e: SetElement) -> Bool {
+        if e == element {
+            count += 1
+            return false
+        }
+        shadowed.append(e)
+        return true
+    }
+
+    /// Drops one claim of `e`; true when no claim is left. When the last claim of the active
+    /// element goes, the first shadowed one (and its equals) become active.
+    mutating func release(_ e: SetElement) -> Bool {
+        if e != element {
+            if let i = shadowed.firstIndex(of: e) { shadowed.remove(at: i) }
+            return false
+        }
+        count -= 1
+        if count > 0 { return false }
+        guard let next = shadowed.first else { return true }
+        element = next
+        count = shadowed.filter { $0 == next }.count
+        shadowed.removeAll { $0 == next }
+        return false
+    }
+}
+
+/// A frontend two service ports claimed.
+public struct FrontendConflict: Hashable, Sendable, CustomStringConvertible {
+    public var family: IPFamily
+    public var set: String
+    public var key: [UInt8]
+    /// The service port that keeps the frontend, and the one ignored (element comments).
+    public var owner: String
+    public var ignored: String
+
+    /// The frontend as an operator writes it: `10.96.0.10 tcp 80`, or `tcp 30080` for a NodePort.
+    public var frontend: String {
+        let addressLength = set.contains("nodeports") ? 0 : (family == .v6 ? 16 : 4)
+        guard key.count >= addressLength + 6 else { return "?" }
+        let address: String = switch addressLength {
+        case 4: IPv4Address(bytes: Array(key[0..<4])).map { "\($0) " } ?? ""
+        case 16: IPv6Address(bytes: Array(key[0..<16])).map { "\($0) " } ?? ""
+        default: "node port "
+        }
+        let proto: String = switch key[addressLength] {
+        case 6: "tcp"
+        case 17: "udp"
+        case 132: "sctp"
+        default: "proto \(key[addressLength])"
+        }
+        return "\(address)\(proto) \(UInt16(key[addressLength + 4]) << 8 | UInt16(key[addressLength + 5]))"
+    }
+
+    public var description: String {
+        "\(ignored): \(frontend) is already \(owner)'s; ignored while \(owner) has it"
     }
 }

@@ -269,6 +269,41 @@ struct ProxierPacketTests {
         }
     }
 
+    @Test("two Services claiming one external IP: the first keeps it, the second takes over when the first goes")
+    func conflictingFrontends() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        let a = ServicePortInfo(name: Services.name("first"), family: .v4, clusterIP: Services.ip("10.96.0.21"), port: 80,
+                                externalIPs: [Services.ip("192.168.50.9")], clusterEndpoints: [Services.ep("10.1.0.2")],
+                                externalEndpoints: [Services.ep("10.1.0.2")], hasEndpoints: true)
+        let b = ServicePortInfo(name: Services.name("second"), family: .v4, clusterIP: Services.ip("10.96.0.22"), port: 80,
+                                externalIPs: [Services.ip("192.168.50.9")], clusterEndpoints: [Services.ep("10.1.0.3"), Services.ep("10.1.0.4")],
+                                externalEndpoints: [Services.ep("10.1.0.3"), Services.ep("10.1.0.4")], hasEndpoints: true)
+        var proxier = NFTProxier(families: [.v4], options: Services.options)
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        try conn.apply(proxier.fullSync([a, b], live: Ruleset()))
+        #expect(proxier.conflicts.map(\.description)
+                == ["default/second:http: 192.168.50.9 tcp 80 is already default/first:http's; ignored while default/first:http has it"])
+        #expect(Set(try rig.connect(from: rig.client, to: "192.168.50.9", port: 80, count: 10)) == ["10.1.0.2:8080 10.1.0.1"])
+        #expect(Set(try rig.connect(from: rig.client, to: "10.96.0.22", port: 80, count: 20))
+                == ["10.1.0.3:8080 10.1.0.1", "10.1.0.4:8080 10.1.0.1"])
+
+        // The first goes: the second's elements take the frontend, in the same transaction.
+        try conn.apply(proxier.update([(a.key, nil)]))
+        #expect(proxier.conflicts.isEmpty)
+        #expect(Set(try rig.connect(from: rig.client, to: "192.168.50.9", port: 80, count: 20))
+                == ["10.1.0.3:8080 10.1.0.1", "10.1.0.4:8080 10.1.0.1"])
+        try conn.apply(proxier.update([]))  // the first's class chains go
+        #expect(try conn.ruleset(tables: proxier.tableIDs).normalized == proxier.currentRuleset.normalized)
+
+        // It comes back: the second keeps what it holds now.
+        try conn.apply(proxier.update([(a.key, a)]))
+        #expect(proxier.conflicts.map(\.owner) == ["default/second:http"])
+        #expect(Set(try rig.connect(from: rig.client, to: "192.168.50.9", port: 80, count: 20))
+                == ["10.1.0.3:8080 10.1.0.1", "10.1.0.4:8080 10.1.0.1"])
+        #expect(try conn.ruleset(tables: proxier.tableIDs).normalized == proxier.currentRuleset.normalized)
+    }
+
     @Test("what the proxier writes lists with nft as our rendering, and re-loads identically")
     func nftRoundTrip() throws {
         let ns = try NetworkNamespace(), fresh = try NetworkNamespace()
