@@ -256,12 +256,16 @@ struct Encoder: ~Copyable {
             }
             let chunk = elements[start..<end]
             message(msg(type), family: t.family.nfproto, flags: flags, origin: .elements(start: start, count: chunk.count, ofAnonymousSet: anonymous)) { nlh in
-                Self.withSetHeader(t, name, setID: setID) { obj in
-                    for e in chunk {
-                        if let el = ElementCodec.make(e) { nftnl_set_elem_add(obj, el) }
-                    }
-                    nftnl_set_elems_nlmsg_build_payload(nlh, obj)
+                // The list's header as libnftnl's nftnl_set_elems_nlmsg_build_payload writes it.
+                mnl_attr_put_strz(nlh, UInt16(NFTA_SET_ELEM_LIST_SET.rawValue), name)
+                if let setID { mnl_attr_put_u32(nlh, UInt16(NFTA_SET_ELEM_LIST_SET_ID.rawValue), setID.bigEndian) }
+                mnl_attr_put_strz(nlh, UInt16(NFTA_SET_ELEM_LIST_TABLE.rawValue), t.name)
+                let list = mnl_attr_nest_start(nlh, UInt16(NFTA_SET_ELEM_LIST_ELEMENTS.rawValue))
+                var comments = ElementCodec.CommentCache()
+                for i in chunk.indices {
+                    ElementCodec.put(elements[i], into: nlh, index: UInt16(truncatingIfNeeded: i - start + 1), comments: &comments)
                 }
+                mnl_attr_nest_end(nlh, list)
             }
             start = end
         }

@@ -16,8 +16,8 @@ public struct NFTProxier: Sendable {
     public let options: ProxierOptions
 
     private var contributions: [ServicePortKey: Contribution] = [:]
-    /// Every element in the kernel, with the service ports that want it (see `Claim`).
-    private var elements: [ElementRef: Claim] = [:]
+    /// Every element in the kernel, per set, with the service ports that want it.
+    private var stores: [SetRef: ElementStore] = [:]
     private var classChains: [IPFamily: [Layout.ClassChain: Int]] = [:]
     /// Class chains no service port uses any more; deleted by the next sync, once no element
     /// in the kernel jumps to them.
@@ -68,13 +68,13 @@ public struct NFTProxier: Sendable {
     /// What this proxier believes the kernel holds.
     public var currentRuleset: Ruleset {
         var r = Ruleset(tables: Skeleton.tables(families))
-        var bySet: [SetRef: [SetElement]] = [:]
-        for (ref, claim) in elements { bySet[SetRef(family: ref.family, set: ref.set), default: []].append(claim.element) }
         for fam in families {
             r.chains += Skeleton.chains(fam)
             var sets = Skeleton.sets(fam, options: options)
             for i in sets.indices {
-                sets[i].elements += bySet[SetRef(family: fam, set: sets[i].name)] ?? []
+                // The store's array as it is (shared, not copied element by element).
+                guard let stored = stores[SetRef(family: fam, set: sets[i].name)]?.elements else { continue }
+                if sets[i].elements.isEmpty { sets[i].elements = stored } else { sets[i].elements += stored }
             }
             r.sets += sets
             r.rules += Skeleton.rules(fam, options: options)
@@ -162,32 +162,31 @@ public struct NFTProxier: Sendable {
             }
             for entry in old.elements where new.element(for: entry.ref) != entry.element {
                 let ref = entry.ref
-                guard var claim = elements[ref] else { continue }
-                let active = claim.element
-                if claim.release(entry.element) {
-                    elements[ref] = nil
+                switch stores[SetRef(family: ref.family, set: ref.set)]?.release(ref.key, entry.element) {
+                case .removed(let active)?:
                     delta.deletes[ref] = active
                     delta.adds[ref] = nil
-                } else {
-                    elements[ref] = claim
-                    if claim.element != active {
-                        // The owner left: the next claimant's element takes the key.
-                        delta.deletes[ref] = active
-                        delta.adds[ref] = claim.element
-                    }
+                case .replaced(let active, let next)?:
+                    // The owner left: the next claimant's element takes the key.
+                    delta.deletes[ref] = active
+                    delta.adds[ref] = next
+                case .kept?, nil:
+                    break
                 }
             }
             for item in new.elements where old.elements.isEmpty || old.element(for: item.ref) != item.element {
                 let (ref, el) = (item.ref, item.element)
                 // One hash per element: another service port may own this key already (a
                 // shared hairpin entry, or a conflicting frontend: the first owner keeps it).
-                var isNew = false
-                let shadowed = elements[ref, default: { isNew = true; return Claim(el) }()].add(el)
-                if shadowed, Layout.frontendSets.contains(ref.set) {
-                    conflicts.append(FrontendConflict(family: ref.family, set: ref.set, key: ref.key,
-                                                      owner: elements[ref]?.element.comment ?? "", ignored: el.comment ?? ""))
-                }
-                if isNew {
+                switch stores[SetRef(family: ref.family, set: ref.set), default: ElementStore()].add(ref.key, el) {
+                case .shadowed(let owner):
+                    if Layout.frontendSets.contains(ref.set) {
+                        conflicts.append(FrontendConflict(family: ref.family, set: ref.set, key: ref.key,
+                                                          owner: owner.comment ?? "", ignored: el.comment ?? ""))
+                    }
+                case .shared:
+                    break
+                case .added:
                     guard collectDelta else { continue }
                     if let gone = delta.deletes[ref], gone == el {
                         delta.deletes[ref] = nil
@@ -226,7 +225,7 @@ public struct NFTProxier: Sendable {
     public mutating func fullSync(_ ports: [ServicePortInfo], live: Ruleset) -> Transaction {
         reset()
         contributions.reserveCapacity(ports.count)
-        elements.reserveCapacity(ports.count * 4)
+        stores[SetRef(family: .v4, set: Layout.backends), default: ElementStore()].reserveCapacity(ports.count * 2)
         let history = Self.history(of: live)
         _ = record(ports.map { ($0.key, $0) }, history: history.isEmpty ? nil : { history[$0] }, collectDelta: false)
         unusedChains = []
@@ -242,7 +241,7 @@ public struct NFTProxier: Sendable {
     public mutating func reset() {
         conflicts = []
         contributions = [:]
-        elements = [:]
+        stores = [:]
         classChains = [:]
         unusedChains = []
         affinity = [:]
@@ -271,46 +270,6 @@ extension Transaction {
         for set in r.sets { t.add(set) }
         for rule in r.rules { t.add(rule) }
         return t
-    }
-}
-
-/// The service ports that want one element. Usually one; hairpin entries are wanted by every
-/// port of an endpoint (all with the same element); two Services may claim the same frontend
-/// (an externalIP, say) with different elements: the first keeps the key, the others wait.
-struct Claim: Sendable {
-    /// The element in the kernel, and how many claims want exactly it.
-    private(set) var element: SetElement
-    private var count = 0
-    /// Claims with other elements, in arrival order.
-    private var shadowed: [SetElement] = []
-
-    /// No claim yet: `add` the first.
-    init(_ element: SetElement) { self.element = element }
-
-    /// Adds a claim; true when it is shadowed by another element.
-    mutating func add(_ e: SetElement) -> Bool {
-        if e == element {
-            count += 1
-            return false
-        }
-        shadowed.append(e)
-        return true
-    }
-
-    /// Drops one claim of `e`; true when no claim is left. When the last claim of the active
-    /// element goes, the first shadowed one (and its equals) become active.
-    mutating func release(_ e: SetElement) -> Bool {
-        if e != element {
-            if let i = shadowed.firstIndex(of: e) { shadowed.remove(at: i) }
-            return false
-        }
-        count -= 1
-        if count > 0 { return false }
-        guard let next = shadowed.first else { return true }
-        element = next
-        count = shadowed.filter { $0 == next }.count
-        shadowed.removeAll { $0 == next }
-        return false
     }
 }
 
