@@ -51,6 +51,12 @@ struct Apply: ParsableCommand {
         let t = desired.proxier.fullSync(desired.ports, live: live)
         try conn.apply(t)
         print("applied \(desired.ports.count) service port(s): \(t.commands.count) command(s)")
+        // UDP has no connection to end: entries made through the old rules would keep sending a
+        // client's datagrams to endpoints the Service no longer has (kube-proxy deletes them too).
+        let stale = ConntrackFlow.stale(live: live, desired: desired.proxier.currentRuleset)
+        for (flow, message) in ConntrackCleaner.clean(stale) {
+            warn("warning: could not delete the conntrack entries of \(flow): \(message)")
+        }
     }
 }
 
