@@ -55,7 +55,11 @@ func check(_ cases: [PacketCase], on rig: ProxyRig) throws {
     for c in cases {
         let answers: [String]
         switch c.via {
-        case .tcp: answers = try rig.connect(from: c.from, to: c.address, port: c.port, count: c.count, timeout: 0.7)
+        // An IPv6 SYN rejected over the rig's veths comes back while connect() still holds the
+        // socket lock: TCP drops that ICMPv6 error (TcpExtLockDroppedIcmps) and is refused only at
+        // the retransmit 1 s later. A real client, on another host, is refused at once.
+        case .tcp: answers = try rig.connect(from: c.from, to: c.address, port: c.port, count: c.count,
+                                             timeout: c.expected == ["REFUSED"] && c.address.contains(":") ? 1.5 : 0.7)
         case .udp: answers = try rig.udp(from: c.from, to: c.address, port: c.port, count: c.count)
         case .sctp: answers = try rig.sctp(from: c.from, to: c.address, port: c.port, count: c.count)
         }
@@ -120,11 +124,13 @@ struct PolicyTests {
         ], on: rig)
     }
 
-    @Test("IPv6: NodePort on --node-port-address only, externalIP, LB source ranges, eTP Local")
+    @Test("IPv6 (NodePort, externalIP, LB source ranges, eTP/iTP Local, reject, hairpin); --node-port-address; --masquerade-all")
     func ipv6AndNodePortAddresses() throws {
         let rig = try ProxyRig()
         defer { rig.delete() }
-        try apply([
+        let route = try rig.pods.exec(["ip", "-6", "route", "get", "fd02::67"]).stdout.split(separator: " ").map(String.init)
+        let podSource = try #require(route.firstIndex(of: "src").map { route[$0 + 1] })
+        let objects = [
             serviceYAML("web", spec: "{type: NodePort, clusterIP: 10.96.0.60, clusterIPs: [10.96.0.60, \"fd02::60\"], "
                         + "ipFamilies: [IPv4, IPv6], ipFamilyPolicy: RequireDualStack, externalIPs: [\"fd02::1:60\"], "
                         + "ports: [{name: p, port: 80, targetPort: 8080, nodePort: 30160}]}",
@@ -135,7 +141,21 @@ struct PolicyTests {
             serviceYAML("local6", spec: "{type: NodePort, externalTrafficPolicy: Local, clusterIP: \"fd02::62\", clusterIPs: [\"fd02::62\"], "
                         + "ipFamilies: [IPv6], ports: [{name: p, port: 80, targetPort: 8080, nodePort: 30162}]}",
                         endpoints: ["fd01::5@node1", "fd01::6@node2"]),
-        ], on: rig, flags: ["--node-port-address", "10.0.0.1", "--node-port-address", "fd00::1"])
+            serviceYAML("remote6", spec: "{type: NodePort, externalTrafficPolicy: Local, clusterIP: \"fd02::63\", clusterIPs: [\"fd02::63\"], "
+                        + "ipFamilies: [IPv6], externalIPs: [\"fd02::1:63\"], ports: [{name: p, port: 80, targetPort: 8080, nodePort: 30163}]}",
+                        endpoints: ["fd01::9@node2"]),
+            serviceYAML("itp6", spec: "{internalTrafficPolicy: Local, clusterIP: \"fd02::64\", clusterIPs: [\"fd02::64\"], ipFamilies: [IPv6], "
+                        + "ports: [{name: p, port: 80, targetPort: 8080}]}", endpoints: ["fd01::7@node1", "fd01::8@node2"]),
+            serviceYAML("itp6-remote", spec: "{internalTrafficPolicy: Local, clusterIP: \"fd02::65\", clusterIPs: [\"fd02::65\"], "
+                        + "ipFamilies: [IPv6], ports: [{name: p, port: 80, targetPort: 8080}]}", endpoints: ["fd01::8@node2"]),
+            serviceYAML("empty6", spec: "{type: NodePort, clusterIP: \"fd02::66\", clusterIPs: [\"fd02::66\"], ipFamilies: [IPv6], "
+                        + "ports: [{name: p, port: 80, targetPort: 8080, nodePort: 30166}]}", endpoints: []),
+            // Its endpoint is the address the pods' namespace sends from: a pod reaching itself.
+            serviceYAML("self6", spec: "{clusterIP: \"fd02::67\", clusterIPs: [\"fd02::67\"], ipFamilies: [IPv6], "
+                        + "ports: [{name: p, port: 80, targetPort: 8443}]}", targetPort: 8443, endpoints: ["\(podSource)@node1"]),
+        ]
+        let flags = ["--node-port-address", "10.0.0.1", "--node-port-address", "fd00::1"]
+        let dir = try apply(objects, on: rig, flags: flags)
         let (masq4, masq6, pod6) = (Self.masq4, Self.masq6, Self.pod6)
         let web6: Set = ["fd01::2:8080 \(masq6)", "fd01::3:8080 \(masq6)"]
         try check([
@@ -156,6 +176,28 @@ struct PolicyTests {
              .tcp, rig.client, "fd00::1", 30162, 20, ["fd01::5:8080 fd00::2"]),
             ("IPv6 eTP Local does not narrow the ClusterIP", .tcp, rig.podClient, "fd02::62", 80, 20,
              ["fd01::5:8080 \(pod6)", "fd01::6:8080 \(pod6)"]),
+            ("IPv6 eTP Local without local endpoints: an outside client is dropped at the externalIP",
+             .tcp, rig.client, "fd02::1:63", 80, 1, ["TIMEOUT"]),
+            ("… and at the NodePort", .tcp, rig.client, "fd00::1", 30163, 1, ["TIMEOUT"]),
+            ("… but a pod is short-circuited to every endpoint, source kept", .tcp, rig.podClient, "fd02::1:63", 80, 3,
+             ["fd01::9:8080 \(pod6)"]),
+            ("… on the NodePort too", .tcp, rig.podClient, "fd00::1", 30163, 3, ["fd01::9:8080 \(pod6)"]),
+            ("… and the node itself, masqueraded", .tcp, rig.node, "fd02::1:63", 80, 3, ["fd01::9:8080 \(masq6)"]),
+            ("IPv6 iTP Local: a pod reaches only the local endpoint", .tcp, rig.podClient, "fd02::64", 80, 20, ["fd01::7:8080 \(pod6)"]),
+            ("IPv6 iTP Local without local endpoints: dropped", .tcp, rig.podClient, "fd02::65", 80, 1, ["TIMEOUT"]),
+            ("IPv6 no endpoints: ClusterIP rejects", .tcp, rig.client, "fd02::66", 80, 1, ["REFUSED"]),
+            ("IPv6 no endpoints: NodePort rejects", .tcp, rig.client, "fd00::1", 30166, 1, ["REFUSED"]),
+            ("IPv6 hairpin: a pod reaching itself through its Service is masqueraded",
+             .tcp, rig.pods, "fd02::67", 80, 3, ["\(podSource):8443 \(masq6)"]),
+            ("IPv6 ClusterIP from the node itself", .tcp, rig.node, "fd02::60", 80, 20, ["fd01::2:8080 \(masq6)", "fd01::3:8080 \(masq6)"]),
+        ], on: rig)
+
+        // --masquerade-all: a pod's traffic to a ClusterIP is masqueraded too, in both families.
+        try apply(objects, on: rig, flags: flags + ["--masquerade-all"], into: dir)
+        try check([
+            ("masquerade-all: IPv4 ClusterIP from a pod", .tcp, rig.podClient, "10.96.0.60", 80, 20,
+             ["10.1.0.2:8080 \(masq4)", "10.1.0.3:8080 \(masq4)"]),
+            ("masquerade-all: IPv6 ClusterIP from a pod", .tcp, rig.podClient, "fd02::60", 80, 20, web6),
         ], on: rig)
     }
 
