@@ -33,6 +33,9 @@ enum ProtocolServices {
                 ServicePortInfo(name: name("local", proto), family: .v4, clusterIP: Services.ip("10.96.\(net).12"), port: 53,
                                 nodePort: np + 3, externalPolicyLocal: true,
                                 clusterEndpoints: [Services.ep("10.1.0.4")], externalEndpoints: [], hasEndpoints: true),
+                // Its endpoint is the address the pods' namespace sends from (its other pods share
+                // that namespace, so only a pod reaching itself can be tested from there).
+                port("self", proto, .v4, clusterIP: "10.96.\(net).13", port: 53, endpoints: [Services.ep("10.1.0.2", 8443)]),
             ]
         }
         // One Service, one port number, two protocols: each protocol goes to its own target.
@@ -58,7 +61,7 @@ extension ProxyRig {
 struct ProtocolPacketTests {
     typealias Case = (what: String, from: NetworkNamespace, address: String, port: Int, count: Int, expected: Set<String>)
 
-    @Test("UDP and SCTP: ClusterIP, NodePort, no endpoints, eTP Local, IPv4 and IPv6")
+    @Test("UDP and SCTP: ClusterIP, NodePort, no endpoints, eTP Local, from the node, hairpin, IPv4 and IPv6")
     func udpAndSCTP() throws {
         let rig = try ProxyRig()
         defer { rig.delete() }
@@ -79,11 +82,17 @@ struct ProtocolPacketTests {
                 ("eTP Local without local endpoints: NodePort drops", rig.client, "10.0.0.1", np + 3, 1, ["TIMEOUT"]),
                 ("eTP Local without local endpoints: ClusterIP still serves", rig.client, "10.96.\(net).12", 53, 3,
                  ["10.1.0.4:8080 \(masq4)"]),
+                ("ClusterIP from the node itself: masqueraded", rig.node, "10.96.\(net).10", 53, 20,
+                 ["10.1.0.2:8080 \(masq4)", "10.1.0.3:8080 \(masq4)"]),
+                ("a pod reaching itself through its Service is masqueraded (hairpin)",
+                 rig.pods, "10.96.\(net).13", 53, 3, ["10.1.0.2:8443 \(masq4)"]),
                 ("an address no Service has: untouched", rig.client, "10.96.\(net).99", 53, 1, ["TIMEOUT"]),
                 ("IPv6 ClusterIP from outside: masqueraded", rig.client, "fd02::\(net):10", 53, 20,
                  ["fd01::2:8080 \(masq6)", "fd01::3:8080 \(masq6)"]),
                 ("IPv6 ClusterIP from a pod: source kept", rig.podClient, "fd02::\(net):10", 53, 20,
                  ["fd01::2:8080 \(pod6)", "fd01::3:8080 \(pod6)"]),
+                ("IPv6 ClusterIP from the node itself", rig.node, "fd02::\(net):10", 53, 20,
+                 ["fd01::2:8080 \(masq6)", "fd01::3:8080 \(masq6)"]),
                 ("IPv6 NodePort: masqueraded", rig.client, "fd00::1", np + 2, 20, ["fd01::2:8080 \(masq6)", "fd01::3:8080 \(masq6)"]),
                 ("IPv6 no endpoints: ClusterIP rejects", rig.client, "fd02::\(net):11", 53, 1, ["REFUSED"]),
             ]
