@@ -16,9 +16,9 @@ public struct ConntrackFlow: Hashable, Sendable, Comparable, CustomStringConvert
     /// Arguments for `conntrack -D` (conntrack-tools) that delete exactly these entries.
     public var arguments: [String] {
         var a = ["-D", "-p", "udp"]
-        if let frontend {
-            a += ["-f", frontend.family == .ip6 ? "ipv6" : "ipv4", "--orig-dst", frontend.description]
-        }
+        // conntrack-tools reads IPv4 entries unless told otherwise; a NodePort's family is its endpoint's.
+        if let family = (frontend ?? endpoint)?.family { a += ["-f", family == .ip6 ? "ipv6" : "ipv4"] }
+        if let frontend { a += ["--orig-dst", frontend.description] }
         a += ["--orig-port-dst", String(port)]
         if let endpoint { a += ["--dst-nat", endpoint.description] }
         return a

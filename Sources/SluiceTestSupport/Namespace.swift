@@ -175,20 +175,124 @@ public enum Probe {
             s.sendto(f"{s.getsockname()[0]}:{port} {peer[0]}\\n".encode(), peer)
     """
 
-    /// Sends `count` datagrams to addr:port from source port `sport`; prints each answer or `TIMEOUT`.
+    /// Sends `count` datagrams to addr:port (IPv4 or IPv6) from a connected socket on source port
+    /// `sport` (0: a fresh socket, so a fresh source port and conntrack entry, for each datagram),
+    /// waiting `timeout` seconds (argv 5, default 0.7) for each answer; prints each answer,
+    /// `REFUSED` (an ICMP port unreachable came back), `TIMEOUT` or an errno name.
     public static let udpSend = """
-    import socket, sys
+    import errno, socket, sys
     addr, port, sport, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", sport))
-    s.settimeout(0.7)
+    timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 0.7
+    fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
+    s = None
     for _ in range(count):
-        s.sendto(b"ping", (addr, port))
+        if s is None or sport == 0:
+            if s is not None:
+                s.close()
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+            s.connect((addr, port))
+            s.settimeout(timeout)
         try:
+            s.send(b"ping")
             print(s.recv(2048).decode().strip())
+        except ConnectionRefusedError:
+            print("REFUSED")
         except (socket.timeout, TimeoutError):
             print("TIMEOUT")
+        except OSError as e:
+            print(errno.errorcode.get(e.errno, str(e.errno)))
+    """
+
+    /// Sends `count` SCTP INIT chunks (a correct CRC32c, computed here: no sctp module needed)
+    /// to addr:port over a raw socket in network namespace argv 1, each from a random source port
+    /// and with its own initiate tag, and watches with a raw socket in namespace argv 2 for them to
+    /// arrive. Prints, for each INIT in order, `<dst addr>:<dst port> <src addr>` as it arrived,
+    /// `REFUSED` (an ICMP port or protocol unreachable quoting it came back to the sender) or
+    /// `TIMEOUT`. Run it in the root namespace: it enters both namespaces itself (setns).
+    public static let sctpInit = """
+    import ctypes, os, random, select, socket, struct, sys, time
+    cns, pns, addr, port, count, timeout = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+    libc = ctypes.CDLL(None, use_errno=True)
+    def enter(ns):
+        fd = os.open("/var/run/netns/" + ns, os.O_RDONLY)
+        if libc.setns(fd, 0x40000000) != 0:
+            raise OSError(ctypes.get_errno(), "setns " + ns)
+        os.close(fd)
+    def crc32c(data):
+        crc = 0xFFFFFFFF
+        for b in data:
+            crc ^= b
+            for _ in range(8):
+                crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+        return crc ^ 0xFFFFFFFF
+    v6 = ':' in addr
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    icmp = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+    enter(pns)
+    sniff = socket.socket(fam, socket.SOCK_RAW, 132)
+    if v6:
+        sniff.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+    enter(cns)
+    send = socket.socket(fam, socket.SOCK_RAW, 132)
+    errs = socket.socket(fam, socket.SOCK_RAW, icmp)
+    base = random.randrange(1, 1 << 30)
+    tags = {}
+    for i in range(count):
+        tag = base + i
+        tags[tag] = "TIMEOUT"
+        hdr = struct.pack("!HHII", random.randrange(20000, 60000), port, 0, 0)
+        init = struct.pack("!BBHIIHHI", 1, 0, 20, tag, 65535, 10, 10, tag)
+        pkt = hdr + init
+        pkt = pkt[:8] + struct.pack("<I", crc32c(pkt)) + pkt[12:]
+        send.sendto(pkt, (addr, 0))
+    def init_tag(sctp):
+        if len(sctp) >= 20 and sctp[12] == 1:
+            return struct.unpack("!I", sctp[16:20])[0]
+        return None
+    pending = set(tags)
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([sniff, errs], [], [], left)
+        for s in ready:
+            if s is sniff:
+                if v6:
+                    data, anc, _, peer = s.recvmsg(2048, 256)
+                    dst = next((socket.inet_ntop(socket.AF_INET6, d[:16]) for l, t, d in anc
+                                if l == socket.IPPROTO_IPV6 and t == socket.IPV6_PKTINFO), "?")
+                    src, sctp = peer[0], data
+                else:
+                    data = s.recv(2048)
+                    ihl = (data[0] & 15) * 4
+                    src, dst = socket.inet_ntoa(data[12:16]), socket.inet_ntoa(data[16:20])
+                    sctp = data[ihl:]
+                tag = init_tag(sctp)
+                if tag in pending:
+                    dport = struct.unpack("!H", sctp[2:4])[0]
+                    tags[tag] = f"{dst}:{dport} {src}"
+                    pending.discard(tag)
+            else:
+                data = s.recv(2048)
+                if v6:
+                    ok = (data[0], data[1]) in ((1, 4), (4, 1))
+                    inner = data[8 + 40:]
+                else:
+                    ihl = (data[0] & 15) * 4
+                    icmph = data[ihl:]
+                    ok = icmph[0] == 3 and icmph[1] in (2, 3)
+                    iihl = (icmph[8] & 15) * 4
+                    inner = icmph[8 + iihl:]
+                if ok:
+                    tag = init_tag(inner)
+                    if tag in pending:
+                        tags[tag] = "REFUSED"
+                        pending.discard(tag)
+    for tag in sorted(tags):
+        print(tags[tag])
     """
 
     /// Connects `count` times to addr:port; prints each answer, `REFUSED` or `TIMEOUT`.

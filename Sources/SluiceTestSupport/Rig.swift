@@ -9,8 +9,9 @@ import Foundation
 ///                                                                    node 10.1.1.1, fd01:0:0:1::1 ──veth── pod-client 10.1.1.2, fd01:0:0:1::2
 /// ```
 /// The node forwards; the client routes service ranges (10.96.0.0/12, 192.168.50.0/24,
-/// fd02::/64) to the node; the pods' namespace holds every endpoint address, with TCP
+/// fd02::/64) to the node; the pods' namespace holds every endpoint address, with TCP and UDP
 /// listeners on 8080 and 8443 answering with the address they were reached on and the peer.
+/// SCTP needs no listener (and no sctp module): `sctp(from:to:port:)` watches for the INIT.
 public final class ProxyRig: @unchecked Sendable {
     public let client: NetworkNamespace
     public let node: NetworkNamespace
@@ -79,12 +80,14 @@ public final class ProxyRig: @unchecked Sendable {
         for port in ["8080", "8443"] {
             try pods.spawn(["python3", "-c", Probe.tcpEchoAddress, "0.0.0.0", port])
             try pods.spawn(["python3", "-c", Probe.tcpEchoAddress, "::", port])
+            try pods.spawn(["python3", "-c", Probe.udpEchoAddress, port] + Self.podAddresses4 + Self.podAddresses6)
         }
         // Wait until the listeners answer.
         for _ in 0..<100 {
             let r4 = try pods.exec(["python3", "-c", Probe.tcpConnect, "10.1.0.2", "8443", "1", "0.2"]).stdout
             let r6 = try pods.exec(["python3", "-c", Probe.tcpConnect, "fd01::2", "8443", "1", "0.2"]).stdout
-            if r4.contains("8443") && r6.contains("8443") { return }
+            let u = try udp(from: pods, to: "fd01::9", port: 8443, timeout: 0.2) + udp(from: pods, to: "10.1.0.9", port: 8443, timeout: 0.2)
+            if r4.contains("8443") && r6.contains("8443") && u.allSatisfy({ $0.contains("8443") }) { return }
             Thread.sleep(forTimeInterval: 0.05)
         }
         throw NamespaceError(message: "the pod listeners did not start")
@@ -94,6 +97,22 @@ public final class ProxyRig: @unchecked Sendable {
     /// `REFUSED`, `TIMEOUT` or an errno name.
     public func connect(from ns: NetworkNamespace, to address: String, port: Int, count: Int = 1, timeout: Double = 1) throws -> [String] {
         try ns.exec(["python3", "-c", Probe.tcpConnect, address, String(port), String(count), String(timeout)]).stdout
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// `count` UDP datagrams from `ns` to address:port, each from a fresh source port (or all from
+    /// `sourcePort`); each line an answer (`addr:port peer`), `REFUSED` (ICMP port unreachable),
+    /// `TIMEOUT` or an errno name.
+    public func udp(from ns: NetworkNamespace, to address: String, port: Int, count: Int = 1, sourcePort: Int = 0,
+                    timeout: Double = 0.7) throws -> [String] {
+        try ns.exec(["python3", "-c", Probe.udpSend, address, String(port), String(sourcePort), String(count), String(timeout)]).stdout
+            .split(separator: "\n").map(String.init)
+    }
+
+    /// `count` SCTP INITs from `ns` to address:port, watched for in the pods' namespace; each line
+    /// where the INIT arrived and from whom (`addr:port source`), `REFUSED` or `TIMEOUT`.
+    public func sctp(from ns: NetworkNamespace, to address: String, port: Int, count: Int = 1, timeout: Double = 0.7) throws -> [String] {
+        try run(["python3", "-c", Probe.sctpInit, ns.name, pods.name, address, String(port), String(count), String(timeout)]).stdout
             .split(separator: "\n").map(String.init)
     }
 

@@ -49,8 +49,15 @@ struct Apply: ParsableCommand {
         let conn = try NFTablesConnection()
         let live = try conn.ruleset(tables: desired.proxier.tableIDs)
         let t = desired.proxier.fullSync(desired.ports, live: live)
+        for c in desired.proxier.conflicts { warn("warning: \(c)") }
         try conn.apply(t)
         print("applied \(desired.ports.count) service port(s): \(t.commands.count) command(s)")
+        // UDP has no connection to end: entries made through the old rules would keep sending a
+        // client's datagrams to endpoints the Service no longer has (kube-proxy deletes them too).
+        let stale = ConntrackFlow.stale(live: live, desired: desired.proxier.currentRuleset)
+        for (flow, message) in ConntrackCleaner.clean(stale) {
+            warn("warning: could not delete the conntrack entries of \(flow): \(message)")
+        }
     }
 }
 

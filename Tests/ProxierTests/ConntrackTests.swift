@@ -19,12 +19,37 @@ struct ConntrackTests {
     func staleFlows() {
         let flows = ConntrackFlow.stale(old: Self.dns(["10.1.0.2", "10.1.0.3"]), new: Self.dns(["10.1.0.3"]))
         #expect(flows.map(\.arguments) == [
-            ["-D", "-p", "udp", "--orig-port-dst", "30053", "--dst-nat", "10.1.0.2"],
+            ["-D", "-p", "udp", "-f", "ipv4", "--orig-port-dst", "30053", "--dst-nat", "10.1.0.2"],
             ["-D", "-p", "udp", "-f", "ipv4", "--orig-dst", "10.96.0.20", "--orig-port-dst", "53", "--dst-nat", "10.1.0.2"],
         ])
         #expect(ConntrackFlow.stale(old: Services.web, new: nil) == [])
         #expect(ConntrackFlow.revived(old: Self.dns([]), new: Self.dns(["10.1.0.2"])).map(\.arguments)
                 == [["-D", "-p", "udp", "-f", "ipv4", "--orig-dst", "10.96.0.20", "--orig-port-dst", "53"]])
+    }
+
+    @Test("from a live and a desired ruleset: the endpoints each UDP frontend lost, NodePorts in their family")
+    func staleFromRulesets() {
+        func dns6(_ endpoints: [String]) -> ServicePortInfo {
+            var p = Self.dns(endpoints)
+            (p.family, p.clusterIP) = (.v6, IPAddress("fd02::20"))
+            return p
+        }
+        func rules(_ ports: [ServicePortInfo]) -> Ruleset {
+            NFTProxier.desiredRuleset(ports, families: [.v4, .v6], options: Services.options)
+        }
+        var web = Services.web
+        web.clusterEndpoints = [Services.ep("10.1.0.7")]
+        let live = rules([Self.dns(["10.1.0.2", "10.1.0.3"]), dns6(["fd01::2", "fd01::3"]), Services.web])
+        let desired = rules([Self.dns(["10.1.0.3"]), dns6(["fd01::3", "fd01::4"]), web])
+        #expect(ConntrackFlow.stale(live: live, desired: desired).map(\.arguments) == [
+            ["-D", "-p", "udp", "-f", "ipv4", "--orig-port-dst", "30053", "--dst-nat", "10.1.0.2"],
+            ["-D", "-p", "udp", "-f", "ipv6", "--orig-port-dst", "30053", "--dst-nat", "fd01::2"],
+            ["-D", "-p", "udp", "-f", "ipv4", "--orig-dst", "10.96.0.20", "--orig-port-dst", "53", "--dst-nat", "10.1.0.2"],
+            ["-D", "-p", "udp", "-f", "ipv6", "--orig-dst", "fd02::20", "--orig-port-dst", "53", "--dst-nat", "fd01::2"],
+        ])
+        #expect(ConntrackFlow.stale(live: live, desired: live) == [])
+        // A Service that goes away loses every endpoint.
+        #expect(ConntrackFlow.stale(live: live, desired: rules([dns6(["fd01::2", "fd01::3"])])).count == 4)
     }
 
     @Test("after an endpoint is removed, a client's next datagram goes to the new endpoint")

@@ -77,11 +77,7 @@ struct ProxierPacketTests {
     func packetFlows() throws {
         let rig = try ProxyRig()
         defer { rig.delete() }
-        var proxier = NFTProxier(options: Services.options)
-        try rig.node.enter {
-            let conn = try NFTablesConnection()
-            try conn.apply(proxier.fullSync(Services.all, live: try conn.ruleset(tables: proxier.tableIDs)))
-        }
+        try rig.program(Services.all)
 
         // (from, address, port, count, the exact set of answers expected)
         let cases: [(String, NetworkNamespace, String, Int, Int, Set<String>)] = [

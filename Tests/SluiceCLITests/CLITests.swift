@@ -100,6 +100,31 @@ struct CLITests {
         #expect(d.status == 2)
     }
 
+    @Test("two Services claiming one external IP: apply warns, naming both, and the first keeps it")
+    func conflictWarning() throws {
+        let ns = try NetworkNamespace()
+        defer { ns.delete() }
+        let shared = ["a", "b"].map { name in """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: default}
+            spec: {clusterIP: 10.96.1.\(name == "a" ? 1 : 2), clusterIPs: [10.96.1.\(name == "a" ? 1 : 2)], ipFamilies: [IPv4],
+                   externalIPs: [192.168.50.9], ports: [{name: http, port: 80, targetPort: 8080}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(name)-1, namespace: default, labels: {kubernetes.io/service-name: \(name)}}
+            addressType: IPv4
+            ports: [{name: http, port: 8080, protocol: TCP}]
+            endpoints: [{addresses: [10.1.0.\(name == "a" ? 2 : 3)], nodeName: node1}]
+            """ }.joined(separator: "\n---\n")
+        let r = try ns.exec([sluice, "apply", "--manifests", try manifestDir(extra: shared)] + nodeFlags)
+        #expect(r.stderr == "warning: default/b:http: 192.168.50.9 tcp 80 is already default/a:http's; ignored while default/a:http has it\n")
+        let listing = try ns.exec(["nft", "list", "map", "ip", "sluice", "backends"]).stdout
+        #expect(listing.contains("192.168.50.9 . tcp . 80 . 0 comment \"default/a:http\" : 10.1.0.2 . 8080"))
+        #expect(!listing.contains("192.168.50.9 . tcp . 80 . 0 comment \"default/b:http\""))
+    }
+
     @Test("cleanup removes ip sluice and ip6 sluice and nothing else")
     func cleanup() throws {
         let ns = try NetworkNamespace()
