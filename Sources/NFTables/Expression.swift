@@ -145,6 +145,8 @@ public enum Expression: Hashable, Sendable {
     case metaSet(MetaKey, from: Register)
     /// Compare a register with constant bytes; the rule stops here unless it holds.
     case cmp(CmpOp, Register, [UInt8])
+    /// The register is (or, inverted, is not) within from…to, inclusive (nft's `range`).
+    case range(invert: Bool, Register, from: [UInt8], to: [UInt8])
     /// `into = (from & mask) ^ xor` over `length` bytes.
     case bitwise(from: Register, into: Register, length: UInt32, mask: [UInt8], xor: [UInt8])
     /// Look the key in `from` up in a set; maps write the value to `into` (verdict maps to the verdict register).

@@ -174,6 +174,8 @@ struct RuleDecompiler {
             store(.masked(base, mask: mask, xor: xor), into, length: Int(length))
         case .cmp(let op, let reg, let data):
             compare(op, reg, data)
+        case .range(let invert, let reg, let from, let to):
+            compareRange(reg, from, to, invert: invert)
         case .lookup(let from, let set, let into, let invert):
             lookup(from, set, into, invert)
         case .verdict(let v):
@@ -244,11 +246,11 @@ struct RuleDecompiler {
         }
     }
 
-    private mutating func compareRange(_ reg: Register, _ low: [UInt8], _ high: [UInt8]) {
+    private mutating func compareRange(_ reg: Register, _ low: [UInt8], _ high: [UInt8], invert: Bool = false) {
         let content = take(reg)
         let f: ValueFormat = content.map { format(of: $0) } ?? .hex
         let name = content.map { text($0) } ?? "reg \(reg.rawValue)"
-        emit("\(name) \(f.text(low))-\(f.text(high))")
+        emit("\(name) \(invert ? "!= " : "")\(f.text(low))-\(f.text(high))")
     }
 
     private mutating func lookup(_ from: Register, _ set: SetReference, _ into: Register?, _ invert: Bool) {

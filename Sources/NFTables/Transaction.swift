@@ -144,6 +144,9 @@ public struct Transaction: Hashable, Sendable {
         case .cmp(_, let reg, let data):
             if data.isEmpty || data.count > 16 { return "cmp data of \(data.count) bytes is not 1…16" }
             return checkRegister(reg, length: data.count)
+        case .range(_, let reg, let from, let to):
+            if from.isEmpty || from.count > 16 || to.count != from.count { return "range bounds of \(from.count) and \(to.count) bytes" }
+            return checkRegister(reg, length: from.count)
         case .bitwise(let from, let into, let len, let mask, let xor):
             if mask.count != Int(len) || xor.count != Int(len) { return "bitwise mask/xor lengths differ from \(len)" }
             return checkRegister(from, length: Int(len)) ?? checkRegister(into, length: Int(len))

@@ -40,6 +40,13 @@ enum ExpressionEncoder {
             setU32(e, Int(NFTNL_EXPR_CMP_OP), op.rawValue)
             setData(e, Int(NFTNL_EXPR_CMP_DATA), data)
             return e
+        case .range(let invert, let reg, let from, let to):
+            guard let e = alloc("range") else { return nil }
+            setU32(e, Int(NFTNL_EXPR_RANGE_SREG), reg.rawValue)
+            setU32(e, Int(NFTNL_EXPR_RANGE_OP), invert ? UInt32(NFT_RANGE_NEQ.rawValue) : UInt32(NFT_RANGE_EQ.rawValue))
+            setData(e, Int(NFTNL_EXPR_RANGE_FROM_DATA), from)
+            setData(e, Int(NFTNL_EXPR_RANGE_TO_DATA), to)
+            return e
         case .bitwise(let from, let into, let length, let mask, let xor):
             guard let e = alloc("bitwise") else { return nil }
             setU32(e, Int(NFTNL_EXPR_BITWISE_SREG), from.rawValue)
@@ -178,6 +185,10 @@ enum ExpressionDecoder {
             guard let op = CmpOp(rawValue: u32(e, NFTNL_EXPR_CMP_OP)),
                   let s = reg(e, NFTNL_EXPR_CMP_SREG) else { return .unknown("cmp") }
             return .cmp(op, s, data(e, NFTNL_EXPR_CMP_DATA))
+        case "range":
+            guard let s = reg(e, NFTNL_EXPR_RANGE_SREG) else { return .unknown("range") }
+            return .range(invert: u32(e, NFTNL_EXPR_RANGE_OP) == UInt32(NFT_RANGE_NEQ.rawValue), s,
+                          from: data(e, NFTNL_EXPR_RANGE_FROM_DATA), to: data(e, NFTNL_EXPR_RANGE_TO_DATA))
         case "bitwise":
             guard let s = reg(e, NFTNL_EXPR_BITWISE_SREG), let d = reg(e, NFTNL_EXPR_BITWISE_DREG),
                   isSet(e, NFTNL_EXPR_BITWISE_MASK) else { return .unknown("bitwise") }

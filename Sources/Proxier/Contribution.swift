@@ -5,14 +5,17 @@ import ProxyCore
 /// Options that shape every Service's elements, from the node's configuration.
 public struct ProxierOptions: Hashable, Sendable {
     public var clusterCIDRs: [IPPrefix]
+    /// Traffic to these ranges that no Service took is dropped (unallocated ClusterIPs).
+    public var serviceCIDRs: [IPPrefix]
     public var masqueradeAll: Bool
     public var masqueradeMark: UInt32
     /// NodePorts answer only on these addresses; empty: on every local address (`fib daddr type local`).
     public var nodePortAddresses: [IPAddress]
 
     public init(clusterCIDRs: [IPPrefix] = [], masqueradeAll: Bool = false, masqueradeMark: UInt32 = 0x4000,
-                nodePortAddresses: [IPAddress] = []) {
+                nodePortAddresses: [IPAddress] = [], serviceCIDRs: [IPPrefix] = []) {
         self.clusterCIDRs = clusterCIDRs
+        self.serviceCIDRs = serviceCIDRs
         self.masqueradeAll = masqueradeAll
         self.masqueradeMark = masqueradeMark
         self.nodePortAddresses = nodePortAddresses
@@ -20,7 +23,7 @@ public struct ProxierOptions: Hashable, Sendable {
 
     public init(_ node: NodeContext) {
         self.init(clusterCIDRs: node.clusterCIDRs, masqueradeAll: node.masqueradeAll, masqueradeMark: node.masqueradeMark,
-                  nodePortAddresses: node.nodePortAddresses)
+                  nodePortAddresses: node.nodePortAddresses, serviceCIDRs: node.serviceCIDRs)
     }
 
     func clusterCIDRs(_ family: IPFamily) -> [IPPrefix] { clusterCIDRs.filter { $0.address.family == family.nftFamily } }
@@ -70,6 +73,8 @@ struct Contribution: Hashable, Sendable {
         elements.reserveCapacity(frontends * (1 + port.clusterEndpoints.count) + port.clusterEndpoints.count + port.externalEndpoints.count)
         let fam = port.family
         let comment = String(port.name.description.utf8.prefix(maxCommentLength)) ?? port.name.description
+        let service = "\(port.name.namespace)/\(port.name.name)"
+        let serviceComment = String(service.utf8.prefix(maxCommentLength)) ?? service
         let proto = Value.proto(port.name.protocol.number)
         let portValue = Value.port(port.port)
         let mark: Layout.Masquerade = options.masqueradeAll ? .always : (options.clusterCIDRs(fam).isEmpty ? .none : .outsideCluster)
@@ -132,6 +137,9 @@ struct Contribution: Hashable, Sendable {
         }
 
         if let clusterIP = port.clusterIP {
+            // Every port of the Service wants the same element: ports the Service does not
+            // have are rejected at its ClusterIP.
+            add(Layout.clusterIPs, SetElement([clusterIP.value], comment: serviceComment))
             frontend(key: [clusterIP.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
                      noEndpoints: Layout.noEndpointServices, endpoints: port.clusterEndpoints, nodePort: false, masquerade: mark)
         }

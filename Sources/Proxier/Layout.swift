@@ -71,6 +71,7 @@ public enum Layout {
     public static let serviceNodePortsInternal = "service-nodeports-internal"
     public static let firewallFrontends = "firewall-frontends"
     public static let firewallAllow = "firewall-allow"
+    public static let clusterIPs = "cluster-ips"
 
     /// The maps whose keys are frontends: a key two service ports want is a conflict.
     static let frontendSets: Set<String> = [serviceIPs, serviceNodePorts, serviceIPsInternal, serviceNodePortsInternal,

@@ -26,6 +26,7 @@ enum Skeleton {
             NFSet(t, Layout.noEndpointNodePorts, key: [.inetProto, .inetService], data: .verdict, comment: "NodePorts without usable endpoints"),
             NFSet(t, Layout.hairpin, key: [.address(family.nftFamily), .address(family.nftFamily)], comment: "endpoint . endpoint: hairpin traffic"),
             NFSet(t, Layout.firewallFrontends, key: keyTypes, comment: "load-balancer IPs with source ranges"),
+            NFSet(t, Layout.clusterIPs, key: [.address(family.nftFamily)], comment: "ClusterIPs: ports no Service has are rejected"),
             NFSet(t, Layout.firewallAllow, key: [.address(family.nftFamily), .inetService, .address(family.nftFamily)], flags: [.interval],
                   comment: "load-balancer IP . port . allowed source range"),
         ]
@@ -89,6 +90,12 @@ enum Skeleton {
         ] } + [
             Rule(c(Layout.services), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.serviceIPs))),
             Rule(c(Layout.services), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.serviceNodePorts))),
+            // Not taken above: a port the ClusterIP's Service does not have is rejected, and an
+            // address of the Service CIDRs that no Service has is dropped (kube-proxy's nftables mode).
+            Rule(c(Layout.services), Match.inSet([daddr], .named(Layout.clusterIPs)) + [.verdict(.goto(Layout.rejectChain))]),
+        ] + serviceCIDRs(family, options: options).map { match in
+            Rule(c(Layout.services), match + [.verdict(.drop)])
+        } + [
             Rule(c("no-endpoints"), Statement.vmap([daddr, .l4proto, .thDport], .named(Layout.noEndpointServices))),
             Rule(c("no-endpoints"), npGuard + Statement.vmap([.l4proto, .thDport], .named(Layout.noEndpointNodePorts))),
             Rule(c(Layout.rejectChain), Statement.reject(family.nftFamily)),
@@ -133,15 +140,71 @@ enum Skeleton {
         return exprs
     }
 
+    /// The match for destinations in the Service CIDRs of `family`; none when none is configured.
+    static func serviceCIDRs(_ family: IPFamily, options: ProxierOptions) -> [[Expression]] {
+        let cidrs = options.serviceCIDRs.filter { $0.address.family == family.nftFamily }
+        if cidrs.isEmpty { return [] }
+        return [addressMatch(Layout.daddr(family), cidrs, family, invert: false)]
+    }
+
     /// The match for sources inside (or outside) the cluster CIDRs of `family`; none when no
     /// CIDR is configured.
     static func clusterSource(_ family: IPFamily, options: ProxierOptions, outside: Bool = false) -> [[Expression]] {
         let cidrs = options.clusterCIDRs(family)
         if cidrs.isEmpty { return [] }
-        if cidrs.count == 1 { return [Match.prefix(Layout.saddr(family), cidrs[0], outside ? .neq : .eq)] }
-        let set = NFSet.anonymous(Layout.table(family), key: [.address(family.nftFamily)], interval: true,
-                                  elements: SetElement.intervals(cidrs.map { (start: $0.address.bytes, end: $0.end, data: nil) }))
-        return [Match.inSet([Layout.saddr(family)], .anonymous(set), invert: outside)]
+        return [addressMatch(Layout.saddr(family), cidrs, family, invert: outside)]
+    }
+
+    /// `key` in (or not in) these prefixes, written the way nft writes it, so that a listing
+    /// re-loads to the same expressions: nft merges prefixes that touch, and one range left is
+    /// a prefix match, `a-b` (cmp gte, cmp lte) or `!= a-b` (range); several are an anonymous
+    /// interval set typed by the key's expression.
+    static func addressMatch(_ key: Key, _ cidrs: [IPPrefix], _ family: IPFamily, invert: Bool) -> [Expression] {
+        var ranges: [(first: [UInt8], last: [UInt8])] = []
+        for p in cidrs.sorted(by: { $0.address.bytes.lexicographicallyPrecedes($1.address.bytes) }) {
+            // Touching or overlapping the range before: one range.
+            if let r = ranges.last, !(successor(r.last).map { $0.lexicographicallyPrecedes(p.address.bytes) } ?? false) {
+                ranges[ranges.count - 1].last = r.last.lexicographicallyPrecedes(p.last) ? p.last : r.last
+            } else {
+                ranges.append((p.address.bytes, p.last))
+            }
+        }
+        let op: CmpOp = invert ? .neq : .eq
+        if ranges.count == 1, let only = ranges.first {
+            if let prefix = prefix(only.first, only.last) { return Match.prefix(key, prefix, op) }
+            guard case .payload(let base, let offset, let length) = key.source else { return [] }
+            let load = Expression.payload(base: base, offset: offset, length: length, into: .r1)
+            return invert ? [load, .range(invert: true, .r1, from: only.first, to: only.last)]
+                          : [load, .cmp(.gte, .r1, only.first), .cmp(.lte, .r1, only.last)]
+        }
+        var set = NFSet.anonymous(Layout.table(family), key: [.address(family.nftFamily)], interval: true,
+                                  elements: SetElement.intervals(ranges.map { (start: $0.first, end: successor($0.last), data: nil) }))
+        set.keyTypeof = [key]
+        return Match.inSet([key], .anonymous(set), invert: invert)
+    }
+
+    /// The address after `bytes`; nil after the last one.
+    static func successor(_ bytes: [UInt8]) -> [UInt8]? {
+        var b = bytes
+        for i in b.indices.reversed() {
+            if b[i] == 0xff { b[i] = 0 } else { b[i] += 1; return b }
+        }
+        return nil
+    }
+
+    /// The prefix that is exactly first…last, if there is one.
+    static func prefix(_ first: [UInt8], _ last: [UInt8]) -> IPPrefix? {
+        for length in 0...(first.count * 8) {
+            let mask = (0..<first.count).map { i -> UInt8 in
+                let bits = max(0, min(8, length - i * 8))
+                return bits == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - bits))
+            }
+            if zip(first, mask).allSatisfy({ $0 & ~$1 == 0 }) && zip(zip(first, last), mask).allSatisfy({ $0.0 | ~$1 == $0.1 }) {
+                let address = first.count == 4 ? IPv4Address(bytes: first).map(\.description) : IPv6Address(bytes: first).map(\.description)
+                return address.flatMap { IPPrefix("\($0)/\(length)") }
+            }
+        }
+        return nil
     }
 
     /// A class chain and its rules: the mark (when it masquerades), then the slot selection.

@@ -167,6 +167,9 @@ public struct NodeContext: Hashable, Sendable {
     /// Pod CIDRs: traffic from outside them to a ClusterIP is masqueraded (kube-proxy's
     /// cluster-CIDR local-traffic detection). Empty: no such masquerade.
     public var clusterCIDRs: [IPPrefix]
+    /// Service CIDRs: traffic to an address in them that no Service has is dropped (kube-proxy's
+    /// nftables mode). Empty: left alone.
+    public var serviceCIDRs: [IPPrefix]
     /// Addresses NodePorts answer on; empty means the node IPs.
     public var nodePortAddresses: [IPAddress]
     public var masqueradeAll: Bool
@@ -176,8 +179,9 @@ public struct NodeContext: Hashable, Sendable {
 
     public init(nodeName: String, zone: String? = nil, nodeIPs: [IPAddress] = [], clusterCIDRs: [IPPrefix] = [],
                 nodePortAddresses: [IPAddress] = [], masqueradeAll: Bool = false, masqueradeMark: UInt32 = 0x4000,
-                proxyName: String? = nil) {
+                proxyName: String? = nil, serviceCIDRs: [IPPrefix] = []) {
         self.nodeName = nodeName
+        self.serviceCIDRs = serviceCIDRs
         self.zone = zone
         self.nodeIPs = nodeIPs
         self.clusterCIDRs = clusterCIDRs

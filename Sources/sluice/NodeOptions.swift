@@ -7,7 +7,7 @@ import Yams
 /// The node's configuration, as flags and as a config file in the spirit of
 /// KubeProxyConfiguration. Flags override the file.
 struct NodeOptions: ParsableArguments {
-    @Option(help: "A YAML config file (nodeName, nodeIPs, zone, clusterCIDRs, nodePortAddresses, masqueradeAll, masqueradeBit, proxyName).")
+    @Option(help: "A YAML config file (nodeName, nodeIPs, zone, clusterCIDRs, serviceCIDRs, nodePortAddresses, masqueradeAll, masqueradeBit, proxyName).")
     var config: String?
 
     @Option(help: "This node's name (endpoints with this nodeName are local).")
@@ -21,6 +21,9 @@ struct NodeOptions: ParsableArguments {
 
     @Option(help: "A cluster (pod) CIDR: ClusterIP traffic from outside it is masqueraded. Repeatable or comma-separated.")
     var clusterCIDR: [String] = []
+
+    @Option(help: "A Service CIDR: traffic to an address in it that no Service has is dropped. Repeatable or comma-separated.")
+    var serviceCIDR: [String] = []
 
     @Option(help: "An address NodePorts answer on (default: every local address). Repeatable.")
     var nodePortAddress: [String] = []
@@ -40,6 +43,8 @@ struct NodeOptions: ParsableArguments {
         var zone: String?
         var clusterCIDRs: [String]?
         var clusterCIDR: String?
+        var serviceCIDRs: [String]?
+        var serviceCIDR: String?
         var nodePortAddresses: [String]?
         var masqueradeAll: Bool?
         var masqueradeBit: Int?
@@ -67,13 +72,18 @@ struct NodeOptions: ParsableArguments {
                 return a
             }
         }
-        let cidrValues = !clusterCIDR.isEmpty ? clusterCIDR : (file.clusterCIDRs ?? file.clusterCIDR.map { [$0] } ?? [])
-        let cidrs = try cidrValues.flatMap { $0.split(separator: ",") }.map { v in
-            guard let p = IPPrefix(String(v).trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("cluster CIDR: '\(v)' is not a CIDR")
+        func prefixes(_ values: [String], _ what: String) throws -> [IPPrefix] {
+            try values.flatMap { $0.split(separator: ",") }.map { v in
+                guard let p = IPPrefix(String(v).trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("\(what): '\(v)' is not a CIDR")
+                }
+                return p
             }
-            return p
         }
+        let cidrs = try prefixes(!clusterCIDR.isEmpty ? clusterCIDR : (file.clusterCIDRs ?? file.clusterCIDR.map { [$0] } ?? []),
+                                 "cluster CIDR")
+        let serviceCIDRs = try prefixes(!serviceCIDR.isEmpty ? serviceCIDR : (file.serviceCIDRs ?? file.serviceCIDR.map { [$0] } ?? []),
+                                        "service CIDR")
         let bit = masqueradeBit ?? file.masqueradeBit ?? 14
         guard (0...31).contains(bit) else { throw ValidationError("masquerade bit: \(bit) is not 0…31") }
         return NodeContext(
@@ -84,7 +94,8 @@ struct NodeOptions: ParsableArguments {
             nodePortAddresses: try addresses(nodePortAddress.isEmpty ? file.nodePortAddresses ?? [] : nodePortAddress, "node-port address"),
             masqueradeAll: masqueradeAll || (file.masqueradeAll ?? false),
             masqueradeMark: UInt32(1) << UInt32(bit),
-            proxyName: proxyName ?? file.proxyName
+            proxyName: proxyName ?? file.proxyName,
+            serviceCIDRs: serviceCIDRs
         )
     }
 }

@@ -34,6 +34,8 @@ enum NetlinkDebug {
         case .cmp(let op, let reg, let data):
             let o = ["eq", "neq", "lt", "lte", "gt", "gte"][Int(op.rawValue)]
             return "cmp \(o) reg \(reg.rawValue) \(words(data))"
+        case .range(let invert, let reg, let from, let to):
+            return "range \(invert ? "neq" : "eq") reg \(reg.rawValue) \(words(from)) \(words(to))"
         case .bitwise(let from, let into, _, let mask, let xor):
             return "bitwise reg \(into.rawValue) = ( reg \(from.rawValue) & \(words(mask)) ) ^ \(words(xor))"
         case .lookup(let from, let set, let into, let invert):

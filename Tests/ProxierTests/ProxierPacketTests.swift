@@ -67,7 +67,8 @@ enum Services {
 
     static let all = [web, local, empty, canary, selfService, web6, ranged, sticky, sticky6, localExternal,
                       maglev, maglev5, maglev6, maglev56]
-    static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!])
+    static let options = ProxierOptions(clusterCIDRs: [IPPrefix("10.1.0.0/16")!, IPPrefix("fd01::/48")!],
+                                        serviceCIDRs: [IPPrefix("10.96.0.0/12")!, IPPrefix("fd02::/108")!, IPPrefix("fd03::/108")!])
 }
 
 @Suite("Proxier: Kubernetes Service semantics on real packets", .serialized)
@@ -300,6 +301,35 @@ struct ProxierPacketTests {
         #expect(try conn.ruleset(tables: proxier.tableIDs).normalized == proxier.currentRuleset.normalized)
     }
 
+    @Test("a port the ClusterIP's Service does not have is rejected; an unallocated address of the Service CIDRs is dropped")
+    func unknownPortsAndAddresses() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        // A Service CIDR over real pod addresses, so that a drop differs from leaving the packet alone.
+        var options = Services.options
+        options.serviceCIDRs = [IPPrefix("10.1.0.8/29")!]
+        var proxier = NFTProxier(options: options)
+        try rig.node.enter {
+            let conn = try NFTablesConnection()
+            try conn.apply(proxier.fullSync([Services.web, Services.web6, Services.empty], live: Ruleset()))
+        }
+        let cases: [(String, NetworkNamespace, String, Int, Double, [String])] = [
+            ("the Service's port is served", rig.client, "10.96.0.10", 80, 1, ["10.1.0.2:8080 10.1.0.1", "10.1.0.3:8080 10.1.0.1"]),
+            ("another port of its ClusterIP is rejected", rig.client, "10.96.0.10", 81, 1, ["REFUSED"]),
+            ("… from a pod too", rig.podClient, "10.96.0.10", 8080, 1, ["REFUSED"]),
+            ("… and from the node", rig.node, "10.96.0.10", 443, 1, ["REFUSED"]),
+            ("a Service without endpoints: rejected on its port", rig.client, "10.96.0.12", 80, 1, ["REFUSED"]),
+            ("… and on any other", rig.client, "10.96.0.12", 81, 1, ["REFUSED"]),
+            ("IPv6: another port of the ClusterIP is rejected", rig.client, "fd02::10", 81, 1.5, ["REFUSED"]),
+            ("an address in the Service CIDR that no Service has is dropped", rig.client, "10.1.0.9", 8080, 0.7, ["TIMEOUT"]),
+            ("an address outside it is left alone", rig.client, "10.1.0.2", 8080, 1, ["10.1.0.2:8080 10.0.0.2"]),
+        ]
+        for (what, from, address, port, timeout, expected) in cases {
+            let answers = try rig.connect(from: from, to: address, port: port, count: 1, timeout: timeout)
+            #expect(answers.count == 1 && expected.contains(answers[0]), "\(what): \(answers)")
+        }
+    }
+
     @Test("what the proxier writes lists with nft as our rendering, and re-loads identically")
     func nftRoundTrip() throws {
         let ns = try NetworkNamespace(), fresh = try NetworkNamespace()
@@ -307,7 +337,11 @@ struct ProxierPacketTests {
             ns.delete()
             fresh.delete()
         }
-        let desired = NFTProxier.desiredRuleset(Services.all, families: [.v4, .v6], options: Services.options)
+        // Several CIDRs per family (adjacent ones too, which nft merges) make anonymous interval sets.
+        var options = Services.options
+        options.clusterCIDRs += [IPPrefix("10.2.0.0/16")!, IPPrefix("fd01:1::/48")!]
+        options.serviceCIDRs += [IPPrefix("10.112.0.0/12")!]
+        let desired = NFTProxier.desiredRuleset(Services.all, families: [.v4, .v6], options: options)
         let written = try ns.enter {
             let conn = try NFTablesConnection()
             try conn.apply(Transaction.adding(desired))

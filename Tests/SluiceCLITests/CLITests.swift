@@ -125,6 +125,44 @@ struct CLITests {
         #expect(!listing.contains("192.168.50.9 . tcp . 80 . 0 comment \"default/b:http\""))
     }
 
+    @Test("node configuration from a config file, and flags override it")
+    func configFile() throws {
+        let ns = try NetworkNamespace()
+        defer { ns.delete() }
+        let dir = try manifestDir()
+        let config = URL(fileURLWithPath: dir).appendingPathComponent("node.config").path
+        try """
+            nodeName: node1
+            clusterCIDRs: [10.1.0.0/16, 10.2.0.0/16]
+            serviceCIDRs: [10.96.0.0/12, "fd02::/108"]
+            nodePortAddresses: [10.0.0.1]
+            masqueradeBit: 15
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let fromFile = try ns.exec([sluice, "diff", "--against", "empty", "--manifests", dir, "--config", config], check: false)
+        #expect(fromFile.status == 1)
+        for line in [
+            "add rule ip sluice services ip daddr 10.96.0.0/12 drop",
+            "add rule ip6 sluice services ip6 daddr fd02::/108 drop",
+            "add rule ip sluice services ip saddr 10.1.0.0-10.2.255.255 ip daddr . meta l4proto . th dport vmap @service-ips-internal",
+            "add rule ip sluice lbc-2 ip saddr != 10.1.0.0-10.2.255.255 meta mark set meta mark | 0x00008000",
+            "add set ip sluice nodeport-ips { type ipv4_addr; comment \"addresses NodePorts answer on\"; elements = { 10.0.0.1 }; }",
+        ] {
+            #expect(fromFile.stdout.contains(line + "\n"), "missing: \(line)")
+        }
+        // Flags win over the file.
+        let overridden = try ns.exec([sluice, "diff", "--against", "empty", "--manifests", dir, "--config", config,
+                                      "--service-cidr", "10.100.0.0/16", "--masquerade-bit", "14"], check: false)
+        #expect(overridden.stdout.contains("add rule ip sluice services ip daddr 10.100.0.0/16 drop\n"))
+        #expect(!overridden.stdout.contains("10.96.0.0/12"))
+        #expect(!overridden.stdout.contains("fd02::/108"))
+        #expect(overridden.stdout.contains("meta mark set meta mark | 0x00004000"))
+        // A bad value names the key.
+        try "serviceCIDRs: [10.96.0.0/33]\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try ns.exec([sluice, "diff", "--manifests", dir, "--config", config], check: false)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("service CIDR: '10.96.0.0/33' is not a CIDR"))
+    }
+
     @Test("cleanup removes ip sluice and ip6 sluice and nothing else")
     func cleanup() throws {
         let ns = try NetworkNamespace()

@@ -115,12 +115,13 @@ struct PolicyTests {
             ("UDP ClusterIP from outside: masqueraded",
              .udp, rig.client, "10.96.0.53", 53, 20, ["10.1.0.6:8080 \(masq4)", "10.1.0.7:8080 \(masq4)"]),
             ("UDP NodePort: masqueraded", .udp, rig.client, "10.0.0.1", 30153, 20, ["10.1.0.6:8080 \(masq4)", "10.1.0.7:8080 \(masq4)"]),
-            ("a UDP Service does not take TCP", .tcp, rig.client, "10.96.0.53", 53, 1, ["TIMEOUT"]),
+            ("a UDP Service does not take TCP: a port its ClusterIP does not have is rejected",
+             .tcp, rig.client, "10.96.0.53", 53, 1, ["REFUSED"]),
             ("UDP without endpoints: ICMP port unreachable", .udp, rig.podClient, "10.96.0.55", 53, 1, ["REFUSED"]),
             ("SCTP ClusterIP from outside: masqueraded", .sctp, rig.client, "10.96.0.54", 9000, 3, ["10.1.0.8:8443 \(masq4)"]),
             ("SCTP ClusterIP from a pod: source kept", .sctp, rig.podClient, "10.96.0.54", 9000, 3, ["10.1.0.8:8443 \(pod4)"]),
             ("SCTP NodePort: masqueraded", .sctp, rig.client, "10.0.0.1", 30154, 3, ["10.1.0.8:8443 \(masq4)"]),
-            ("an SCTP Service does not take UDP", .udp, rig.client, "10.96.0.54", 9000, 1, ["TIMEOUT"]),
+            ("an SCTP Service does not take UDP: rejected likewise", .udp, rig.client, "10.96.0.54", 9000, 1, ["REFUSED"]),
         ], on: rig)
     }
 
