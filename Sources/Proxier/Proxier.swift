@@ -225,7 +225,14 @@ public struct NFTProxier: Sendable {
     public mutating func fullSync(_ ports: [ServicePortInfo], live: Ruleset) -> Transaction {
         reset()
         contributions.reserveCapacity(ports.count)
-        stores[SetRef(family: .v4, set: Layout.backends), default: ElementStore()].reserveCapacity(ports.count * 2)
+        // Room for the elements almost every port has, so that no store grows (and rehashes) on the way.
+        for family in families {
+            let n = ports.lazy.filter { $0.family == family }.count
+            guard n > 0 else { continue }
+            for (set, perPort) in [(Layout.serviceIPs, 1), (Layout.clusterIPs, 1), (Layout.backends, 2)] {
+                stores[SetRef(family: family, set: set), default: ElementStore()].reserveCapacity(n * perPort)
+            }
+        }
         let history = Self.history(of: live)
         _ = record(ports.map { ($0.key, $0) }, history: history.isEmpty ? nil : { history[$0] }, collectDelta: false)
         unusedChains = []
