@@ -24,7 +24,12 @@ import ProxyCore
 /// firewall: a load-balancer IP with source ranges drops sources outside them:
 ///     daddr . l4proto . dport @firewall-frontends  daddr . dport . saddr != @firewall-allow drop
 ///     (@firewall-allow is one concatenated-range set for all Services, not a set per Service)
+/// services, after the dispatch (kube-proxy's nftables mode):
+///     ip daddr @cluster-ips goto reject-chain     (a port the ClusterIP's Service does not have)
+///     ip daddr <service CIDRs> drop               (an address no Service has)
 /// ```
+/// Two Services claiming one frontend (an externalIP, say): the first keeps the key; the other
+/// waits (`ElementStore`) and takes it, in the same transaction, when the first lets go.
 ///
 /// Why (DESIGN.md's kernel facts, and `sluice-bench layouts`, run side by side):
 /// - a set per Service is quadratic to create and to reference; here there is none;
