@@ -124,7 +124,9 @@ struct Contribution: Hashable, Sendable {
                 let ep = endpoints[index]
                 add(backendsSet, SetElement(key + [.u32(UInt32(slot))], value: [ep.address.value, .port(ep.port)], comment: comment))
             }
-            for ep in endpoints where ep.weight > 0 {
+            // Only a pod on this node can reach itself through this node's rules: the hairpin
+            // set holds this node's endpoints (and those whose node is unknown), not the cluster's.
+            for ep in endpoints where ep.weight > 0 && !ep.onOtherNode {
                 add(Layout.hairpin, SetElement([ep.address.value, ep.address.value]))
             }
         }

@@ -80,11 +80,13 @@ enum EndpointSliceMerge {
             }
             let zones = ep.hints?.forZones.map { Set($0.map(\.name)) }
             let nodes = ep.hints?.forNodes.map { Set($0.map(\.name)) }
-            out.append(Endpoint(
+            var endpoint = Endpoint(
                 address: address, port: 0, isLocal: !nodeName.isEmpty && ep.nodeName == nodeName,
                 ready: ep.conditions.ready, serving: ep.conditions.serving, terminating: ep.conditions.terminating,
                 zoneHints: zones?.isEmpty == false ? zones : nil, nodeHints: nodes?.isEmpty == false ? nodes : nil,
-                weight: weight))
+                weight: weight)
+            endpoint.onOtherNode = !nodeName.isEmpty && !(ep.nodeName ?? "").isEmpty && ep.nodeName != nodeName
+            out.append(endpoint)
         }
         return out
     }

@@ -54,6 +54,9 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var port: UInt16
     /// On this node (`nodeName` equals the node's name).
     public var isLocal: Bool
+    /// The slice names another node for it: it cannot reach itself through this node (no hairpin
+    /// entry here). False when the slice names no node.
+    public var onOtherNode: Bool = false
     public var ready: Bool
     public var serving: Bool
     public var terminating: Bool

@@ -38,4 +38,20 @@ struct PlannerTests {
         kernel = try kernel.applying(proxier.update([(a.key, a)]))
         #expect(kernel.normalized == proxier.currentRuleset.normalized)
     }
+
+    @Test("hairpin entries: this node's endpoints and those of unknown node, not other nodes' (their pods never hairpin here)")
+    func hairpinOnlyHere() throws {
+        var remote = Endpoint(address: IPAddress("10.1.0.3")!, port: 8080)
+        remote.onOtherNode = true
+        let port = ServicePortInfo(
+            name: ServicePortName(namespace: "p", name: "h", port: "http", protocol: .tcp), family: .v4,
+            clusterIP: .v4(IPv4Address(10, 96, 1, 9)), port: 80,
+            clusterEndpoints: [Endpoint(address: IPAddress("10.1.0.2")!, port: 8080, isLocal: true), remote,
+                               Endpoint(address: IPAddress("10.1.0.4")!, port: 8080)],
+            hasEndpoints: true)
+        let r = NFTProxier.desiredRuleset([port], families: [.v4], options: Services.options)
+        let hairpin = try #require(r.sets.first { $0.name == Layout.hairpin })
+        #expect(hairpin.elements.map(\.key).sorted { $0.lexicographicallyPrecedes($1) }
+                == [[10, 1, 0, 2, 10, 1, 0, 2], [10, 1, 0, 4, 10, 1, 0, 4]])
+    }
 }

@@ -39,10 +39,13 @@ func ep(_ address: String, node: String? = nil, ready: Bool = true, serving: Boo
 }
 
 /// The ProxyCore endpoint expected for `address`.
-func pe(_ address: String, _ port: UInt16 = 8080, local: Bool = false, ready: Bool = true, serving: Bool? = nil,
+/// `remote`: the slice names another node for it.
+func pe(_ address: String, _ port: UInt16 = 8080, local: Bool = false, remote: Bool = false, ready: Bool = true, serving: Bool? = nil,
         terminating: Bool = false, zones: Set<String>? = nil, nodes: Set<String>? = nil, weight: UInt16 = 1) -> ProxyCore.Endpoint {
-    ProxyCore.Endpoint(address: ip(address), port: port, isLocal: local, ready: ready, serving: serving ?? ready,
-                       terminating: terminating, zoneHints: zones, nodeHints: nodes, weight: weight)
+    var e = ProxyCore.Endpoint(address: ip(address), port: port, isLocal: local, ready: ready, serving: serving ?? ready,
+                               terminating: terminating, zoneHints: zones, nodeHints: nodes, weight: weight)
+    e.onOtherNode = remote
+    return e
 }
 
 func portName(_ name: String = "web", ns: String = "ns", port: String = "http", _ proto: L4Protocol = .tcp) -> ServicePortName {
