@@ -19,10 +19,14 @@ let package = Package(
     targets: [
         // Service-shaped rulesets, as model transactions and as `nft -f` text.
         .target(name: "BenchShapes", dependencies: [.product(name: "NFTables", package: "sluice")]),
+        // Services and EndpointSlices as the API serves them, at scale.
+        .target(name: "ClusterShapes", dependencies: [.product(name: "KubeAPI", package: "sluice")]),
         .executableTarget(
             name: "sluice-bench",
             dependencies: [
                 "BenchShapes",
+                "ClusterShapes",
+                .product(name: "KubeAPI", package: "sluice"),
                 .product(name: "NFTables", package: "sluice"),
                 .product(name: "Netfilter", package: "sluice"),
                 .product(name: "Proxier", package: "sluice"),
@@ -45,6 +49,7 @@ let package = Package(
         .executableTarget(
             name: "kubeapi-bench",
             dependencies: [
+                "ClusterShapes",
                 .product(name: "KubeAPI", package: "sluice"),
                 .product(name: "KubeAPITesting", package: "sluice"),
                 .product(name: "Logging", package: "swift-log"),

@@ -14,8 +14,11 @@ public struct ServicePortUpdate: Sendable {
     /// conntrack cleanup needs, as kube-proxy's deleted-UDP-endpoint and stale-service lists.
     public var previous: [ServicePortKey: ServicePortInfo] = [:]
 
-    /// The current service ports, sorted by key.
-    public var sortedPorts: [ServicePortInfo] { ports.values.sorted { $0.key < $1.key } }
+    /// The current service ports, sorted by key. The keys are sorted, not the (large) values.
+    public var sortedPorts: [ServicePortInfo] {
+        let entries = Array(ports.values)
+        return entries.indices.sorted { entries[$0].key < entries[$1].key }.map { entries[$0] }
+    }
 }
 
 /// kube-proxy's service and endpoints change trackers in one value: events are recorded
@@ -51,6 +54,17 @@ public struct ServiceChangeTracker: Sendable {
     public init(node: NodeContext, memory: LastGoodConfigs = LastGoodConfigs()) {
         self.node = node
         self.memory = memory
+    }
+
+    /// Room for this many objects, before recording them in bulk.
+    public mutating func reserveCapacity(services n: Int, slices m: Int) {
+        services.reserveCapacity(n)
+        pendingServices.reserveCapacity(n)
+        portsByService.reserveCapacity(n)
+        current.reserveCapacity(n)
+        slices.reserveCapacity(m)
+        pendingSlices.reserveCapacity(m)
+        slicesByService.reserveCapacity(n)
     }
 
     /// The service ports as of the last `update()`.
@@ -131,7 +145,9 @@ public struct ServiceChangeTracker: Sendable {
         }
         pendingServices = [:]
 
-        for (key, change) in pendingSlices.sorted(by: { $0.key < $1.key }) {
+        // In key order (for stable diagnostics); the keys are sorted, not the slices.
+        for key in pendingSlices.keys.sorted() {
+            guard let change = pendingSlices[key] else { continue }
             if let old = slices[key], let service = Self.serviceKey(of: old) {
                 slicesByService[service]?[key.name] = nil
                 if slicesByService[service]?.isEmpty == true { slicesByService[service] = nil }

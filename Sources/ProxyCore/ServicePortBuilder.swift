@@ -111,6 +111,7 @@ extension ServicePortBuilder {
     public static func servicePorts(services: [Service], slices: [EndpointSlice], node: NodeContext,
                                     nodes: [Node] = [], memory: LastGoodConfigs = LastGoodConfigs()) -> ServicePortSet {
         var tracker = ServiceChangeTracker(node: node, memory: memory)
+        tracker.reserveCapacity(services: services.count, slices: slices.count)
         for n in nodes { tracker.nodeUpdated(n) }
         for s in services { tracker.serviceUpdated(s) }
         for s in slices { tracker.sliceUpdated(s) }

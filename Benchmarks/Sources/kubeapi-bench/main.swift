@@ -6,6 +6,7 @@
 //   swift run -c release kubeapi-bench [--services N] [--watch-events N]
 import Foundation
 import KubeAPI
+import ClusterShapes
 import KubeAPITesting
 import Logging
 import NIOCore
@@ -18,36 +19,6 @@ func option(_ name: String, _ fallback: Int) -> Int {
 
 var logger = Logger(label: "kubeapi-bench")
 logger.logLevel = .warning
-
-func makeService(_ i: Int) -> Service {
-    Service(
-        metadata: ObjectMeta(name: "svc-\(i)", namespace: "ns-\(i % 50)", labels: ["app": "app-\(i)"]),
-        spec: ServiceSpec(
-            type: "ClusterIP", clusterIP: "10.\(96 + i / 65536).\(i / 256 % 256).\(i % 256)", clusterIPs: ["10.\(96 + i / 65536).\(i / 256 % 256).\(i % 256)"],
-            ports: [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .int(8080))],
-            selector: ["app": "app-\(i)"], sessionAffinity: "None", internalTrafficPolicy: "Cluster",
-            ipFamilies: ["IPv4"], ipFamilyPolicy: "SingleStack"
-        )
-    )
-}
-
-func makeSlice(_ i: Int, generation: Int = 0) -> EndpointSlice {
-    EndpointSlice(
-        metadata: ObjectMeta(name: "svc-\(i)-abcde", namespace: "ns-\(i % 50)", labels: [
-            "kubernetes.io/service-name": "svc-\(i)", "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
-        ]),
-        addressType: "IPv4",
-        endpoints: (0..<2).map { e in
-            Endpoint(
-                addresses: ["10.244.\(i / 250 % 250).\((i % 250) + e + generation % 3)"],
-                conditions: EndpointConditions(ready: true, serving: true, terminating: false),
-                nodeName: "node-\(e)", zone: "zone-\(e)",
-                targetRef: ObjectReference(kind: "Pod", namespace: "ns-\(i % 50)", name: "pod-\(i)-\(e)", uid: "00000000-0000-0000-0000-\(String(format: "%012d", i * 2 + e))")
-            )
-        },
-        ports: [EndpointPort(name: "http", protocol: .tcp, port: 8080)]
-    )
-}
 
 /// User + system CPU seconds of this process so far.
 func cpuSeconds() -> Double {

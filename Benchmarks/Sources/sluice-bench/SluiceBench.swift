@@ -10,7 +10,7 @@ struct SluiceBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice-bench",
         abstract: "Sluice's scale benchmarks, run side by side in private network namespaces.",
-        subcommands: [Load.self, LayoutsCommand.self, Phases.self]
+        subcommands: [Load.self, LayoutsCommand.self, Phases.self, ApplyCommand.self]
     )
 }
 
