@@ -50,6 +50,8 @@ public struct ServiceChangeTracker: Sendable {
     private var current: [ServicePortKey: ServicePortInfo] = [:]
     /// How many Services the last `update()` recomputed (tests hold the tracker to its promise).
     private(set) var lastRecomputed = 0
+    /// The Services the last `update()` recomputed, in order.
+    private(set) var recomputedOrder: [ObjectKey] = []
 
     public init(node: NodeContext, memory: LastGoodConfigs = LastGoodConfigs()) {
         self.node = node
@@ -65,6 +67,19 @@ public struct ServiceChangeTracker: Sendable {
         slices.reserveCapacity(m)
         pendingSlices.reserveCapacity(m)
         slicesByService.reserveCapacity(n)
+    }
+
+    /// The service ports of the Services the last `update()` recomputed, sorted by key: by
+    /// Service (already in order), then each Service's few ports (no sort of all ports).
+    public var recomputedPorts: [ServicePortInfo] {
+        var out: [ServicePortInfo] = []
+        out.reserveCapacity(current.count)
+        for service in recomputedOrder {
+            for key in (portsByService[service] ?? []).sorted() {
+                if let info = current[key] { out.append(info) }
+            }
+        }
+        return out
     }
 
     /// The service ports as of the last `update()`.
@@ -179,7 +194,8 @@ public struct ServiceChangeTracker: Sendable {
         let builder = ServicePortBuilder(node: node)
         let byService = slicesByService
         lastRecomputed = dirty.count
-        for key in dirty.sorted() {
+        recomputedOrder = dirty.sorted()
+        for key in recomputedOrder {
             var output = ServicePortBuilder.Output()
             if let service = services[key] {
                 output = builder.build(service, slices: { name in

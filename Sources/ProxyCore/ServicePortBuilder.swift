@@ -116,6 +116,7 @@ extension ServicePortBuilder {
         for s in services { tracker.serviceUpdated(s) }
         for s in slices { tracker.sliceUpdated(s) }
         let update = tracker.update()
-        return ServicePortSet(ports: update.sortedPorts, diagnostics: update.diagnostics, memory: tracker.memory)
+        // Every Service was recomputed: their ports, in key order.
+        return ServicePortSet(ports: tracker.recomputedPorts, diagnostics: update.diagnostics, memory: tracker.memory)
     }
 }
