@@ -29,13 +29,16 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
 /// Collects diagnostics about one object, so call sites name only the field.
 struct DiagnosticSink {
     let kind: String
-    let object: String
+    /// The object's name is written out only when there is something to report.
+    let key: ObjectKey
     private(set) var diagnostics: [Diagnostic] = []
 
     init(kind: String, object: ObjectKey) {
         self.kind = kind
-        self.object = object.description
+        self.key = object
     }
+
+    var object: String { key.description }
 
     mutating func report(_ field: String, _ value: String, _ reason: String) {
         diagnostics.append(Diagnostic(kind: kind, object: object, field: field, value: value, reason: reason))
