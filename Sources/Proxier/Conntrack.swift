@@ -12,12 +12,14 @@ public struct ConntrackFlow: Hashable, Sendable, Comparable, CustomStringConvert
     public var port: UInt16
     /// The endpoint the entry was translated to; nil: every entry to the frontend.
     public var endpoint: IPAddress?
+    /// The family, when neither address says it (every entry to a NodePort).
+    public var family: Family? = nil
 
     /// Arguments for `conntrack -D` (conntrack-tools) that delete exactly these entries.
     public var arguments: [String] {
         var a = ["-D", "-p", "udp"]
         // conntrack-tools reads IPv4 entries unless told otherwise; a NodePort's family is its endpoint's.
-        if let family = (frontend ?? endpoint)?.family { a += ["-f", family == .ip6 ? "ipv6" : "ipv4"] }
+        if let family = family ?? (frontend ?? endpoint)?.family { a += ["-f", family == .ip6 ? "ipv6" : "ipv4"] }
         if let frontend { a += ["--orig-dst", frontend.description] }
         a += ["--orig-port-dst", String(port)]
         if let endpoint { a += ["--dst-nat", endpoint.description] }
@@ -25,7 +27,7 @@ public struct ConntrackFlow: Hashable, Sendable, Comparable, CustomStringConvert
     }
 
     public var description: String {
-        "udp \(frontend.map(\.description) ?? "*"):\(port)" + (endpoint.map { " → \($0)" } ?? "")
+        "udp \(frontend.map(\.description) ?? (family == .ip6 ? "[*]" : "*")):\(port)" + (endpoint.map { " → \($0)" } ?? "")
     }
 
     public static func < (a: ConntrackFlow, b: ConntrackFlow) -> Bool { a.description < b.description }

@@ -8,7 +8,10 @@ extension ConntrackFlow {
     /// The UDP translations `live` makes and `desired` no longer makes: for each UDP frontend of
     /// Sluice's @backends and @nodeport-backends (every slot, short-circuit slots included), an
     /// entry for each endpoint it had in `live` and has not in `desired` (all of them when the
-    /// frontend is gone).
+    /// frontend is gone). And every entry to a UDP frontend that gets endpoints now and had none
+    /// (kube-proxy does the same): a client that sent before the Service existed has an entry
+    /// without dnat that would keep its datagrams away from the endpoints. Not on the first
+    /// sync of a node (`live` without Sluice's tables): nothing of ours made those entries.
     public static func stale(live: Ruleset, desired: Ruleset) -> [ConntrackFlow] {
         let before = udpTranslations(live), after = udpTranslations(desired)
         var out: Set<ConntrackFlow> = []
@@ -16,6 +19,11 @@ extension ConntrackFlow {
             for endpoint in endpoints.subtracting(after[frontend] ?? []) {
                 out.insert(ConntrackFlow(frontend: frontend.address, port: frontend.port, endpoint: endpoint))
             }
+        }
+        let ours = Set(live.tables.filter { $0.name == Layout.tableName }.map(\.family))
+        for frontend in after.keys where before[frontend] == nil && ours.contains(frontend.family) {
+            out.insert(ConntrackFlow(frontend: frontend.address, port: frontend.port, endpoint: nil,
+                                     family: frontend.address == nil ? frontend.family : nil))
         }
         return out.sorted()
     }

@@ -50,6 +50,41 @@ struct ConntrackTests {
         #expect(ConntrackFlow.stale(live: live, desired: live) == [])
         // A Service that goes away loses every endpoint.
         #expect(ConntrackFlow.stale(live: live, desired: rules([dns6(["fd01::2", "fd01::3"])])).count == 4)
+        // A UDP Service that gets endpoints: every entry to its frontends goes (NodePorts in their family),
+        // but not on a node's first sync.
+        #expect(ConntrackFlow.stale(live: rules([Services.web, dns6([])]), desired: rules([Self.dns(["10.1.0.2"]), dns6(["fd01::2"])]))
+                .map(\.arguments) == [
+            ["-D", "-p", "udp", "-f", "ipv4", "--orig-port-dst", "30053"],
+            ["-D", "-p", "udp", "-f", "ipv4", "--orig-dst", "10.96.0.20", "--orig-port-dst", "53"],
+            ["-D", "-p", "udp", "-f", "ipv6", "--orig-port-dst", "30053"],
+            ["-D", "-p", "udp", "-f", "ipv6", "--orig-dst", "fd02::20", "--orig-port-dst", "53"],
+        ])
+        #expect(ConntrackFlow.stale(live: Ruleset(), desired: rules([Self.dns(["10.1.0.2"])])) == [])
+    }
+
+    @Test("a client that sent before the UDP Service existed reaches its endpoint once the Service is applied")
+    func udpBeforeTheService() throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        try rig.pods.spawn(["python3", "-c", Probe.udpEchoAddress, "5353", "10.1.0.2"])
+        // No Service CIDR: with one, the datagram to an unallocated ClusterIP is dropped before
+        // conntrack confirms an entry, and the problem cannot arise there.
+        var proxier = NFTProxier(families: [.v4], options: ProxierOptions(clusterCIDRs: Services.options.clusterCIDRs))
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        try conn.apply(proxier.fullSync([], live: Ruleset()))
+        // No Service yet: the datagram goes where the route says (nowhere), and conntrack keeps an
+        // entry without dnat for this client's port.
+        let send = ["python3", "-c", Probe.udpSend, "10.96.0.20", "53", "40001", "1"]
+        #expect(try rig.client.exec(send).stdout == "TIMEOUT\n")
+
+        // As `sluice apply` does: a full sync from the live ruleset, then the conntrack cleanup.
+        let live = try conn.ruleset(tables: proxier.tableIDs)
+        try conn.apply(proxier.fullSync([Self.dns(["10.1.0.2"])], live: live))
+        #expect(try rig.client.exec(send).stdout == "TIMEOUT\n", "the entry without dnat still holds")
+        let flows = ConntrackFlow.stale(live: live, desired: proxier.currentRuleset)
+        #expect(flows.map(\.description) == ["udp *:30053", "udp 10.96.0.20:53"])
+        #expect(try rig.node.enter { ConntrackCleaner.clean(flows) }.isEmpty)
+        #expect(try rig.client.exec(send).stdout == "10.1.0.2:5353 10.1.0.1\n")
     }
 
     @Test("after an endpoint is removed, a client's next datagram goes to the new endpoint")
