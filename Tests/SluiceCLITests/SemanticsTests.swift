@@ -72,11 +72,51 @@ items:
   addressType: IPv6
   ports: [{name: http, port: 8443, protocol: TCP}]
   endpoints: [{addresses: ["fd01::3"], nodeName: node1}]
+- apiVersion: v1
+  kind: Service
+  metadata: {name: zonal6, namespace: t}
+  spec: {clusterIP: "fd02::44", clusterIPs: ["fd02::44"], ipFamilies: [IPv6], ports: [{name: http, port: 80, targetPort: 8080}]}
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: zonal6-1, namespace: t, labels: {kubernetes.io/service-name: zonal6}}
+  addressType: IPv6
+  ports: [{name: http, port: 8080, protocol: TCP}]
+  endpoints:
+  - {addresses: ["fd01::4"], zone: a, nodeName: node1, hints: {forZones: [{name: a}]}}
+  - {addresses: ["fd01::5"], zone: b, nodeName: node2, hints: {forZones: [{name: b}]}}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: draining6, namespace: t}
+  spec: {clusterIP: "fd02::45", clusterIPs: ["fd02::45"], ipFamilies: [IPv6], ports: [{name: http, port: 80, targetPort: 8080}]}
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: draining6-1, namespace: t, labels: {kubernetes.io/service-name: draining6}}
+  addressType: IPv6
+  ports: [{name: http, port: 8080, protocol: TCP}]
+  endpoints:
+  - {addresses: ["fd01::6"], conditions: {ready: false, serving: true, terminating: true}, nodeName: node2}
+  - {addresses: ["fd01::9"], conditions: {ready: false, serving: false, terminating: true}, nodeName: node2}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: canary6, namespace: t}
+  spec: {clusterIP: "fd02::46", clusterIPs: ["fd02::46"], ipFamilies: [IPv6], ports: [{name: http, port: 80, targetPort: 8080}]}
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: canary6-stable, namespace: t, labels: {kubernetes.io/service-name: canary6}, annotations: {sluice.dev/weight: "3"}}
+  addressType: IPv6
+  ports: [{name: http, port: 8080, protocol: TCP}]
+  endpoints: [{addresses: ["fd01::7"], nodeName: node2}]
+- apiVersion: discovery.k8s.io/v1
+  kind: EndpointSlice
+  metadata: {name: canary6-next, namespace: t, labels: {kubernetes.io/service-name: canary6}, annotations: {sluice.dev/weight: "1"}}
+  addressType: IPv6
+  ports: [{name: http, port: 8080, protocol: TCP}]
+  endpoints: [{addresses: ["fd01::8"], nodeName: node2}]
 """
 
 @Suite("Kubernetes semantics through sluice apply, on packets", .serialized)
 struct SemanticsTests {
-    @Test("topology hints, terminating fallback, eTP Local, dual-stack")
+    @Test("topology hints, terminating fallback, eTP Local, dual-stack, and the IPv6 side of hints, fallback and weights")
     func table() throws {
         let rig = try ProxyRig()
         defer { rig.delete() }
@@ -96,11 +136,20 @@ struct SemanticsTests {
              ["10.1.0.7:8080 10.1.1.2", "10.1.0.8:8080 10.1.1.2"]),
             ("dual-stack: IPv4 ClusterIP", rig.podClient, "10.96.0.43", 80, 3, ["10.1.0.2:8443 10.1.1.2"]),
             ("dual-stack: IPv6 ClusterIP", rig.podClient, "fd02::43", 80, 3, ["fd01::3:8443 fd01:0:0:1::2"]),
+            ("IPv6 topology: zone a gets only zone a's endpoint", rig.podClient, "fd02::44", 80, 20, ["fd01::4:8080 fd01:0:0:1::2"]),
+            ("IPv6: no ready endpoint, the serving terminating one takes the traffic",
+             rig.podClient, "fd02::45", 80, 20, ["fd01::6:8080 fd01:0:0:1::2"]),
         ]
         for (what, from, address, port, count, expected) in cases {
             let answers = try rig.connect(from: from, to: address, port: port, count: count, timeout: 0.7)
             #expect(Set(answers) == expected, "\(what)")
             #expect(answers.count == count, "\(what)")
         }
+        // IPv6 weights: slices weighted 3:1 get 3 of 4 slots and 1.
+        let weighted = try rig.connect(from: rig.podClient, to: "fd02::46", port: 80, count: 200, timeout: 1)
+        let stable = weighted.filter { $0 == "fd01::7:8080 fd01:0:0:1::2" }.count
+        let next = weighted.filter { $0 == "fd01::8:8080 fd01:0:0:1::2" }.count
+        #expect(stable + next == 200)
+        #expect((120...180).contains(stable), "3:1 over IPv6 gave \(stable):\(next)")
     }
 }
