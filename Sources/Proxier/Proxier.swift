@@ -176,8 +176,8 @@ public struct NFTProxier: Sendable {
             }
             for item in new.elements where old.elements.isEmpty || old.element(for: item.ref) != item.element {
                 let (ref, el) = (item.ref, item.element)
-                // One hash per element: another service port may own this key already (a
-                // shared hairpin entry, or a conflicting frontend: the first owner keeps it).
+                // Another service port may own this key already (a shared hairpin entry, or a
+                // conflicting frontend: the first owner keeps it).
                 switch stores[SetRef(family: ref.family, set: ref.set), default: ElementStore()].add(ref.key, el) {
                 case .shadowed(let owner):
                     if Layout.frontendSets.contains(ref.set) {

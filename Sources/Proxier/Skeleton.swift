@@ -194,17 +194,14 @@ enum Skeleton {
 
     /// The prefix that is exactly first…last, if there is one.
     static func prefix(_ first: [UInt8], _ last: [UInt8]) -> IPPrefix? {
-        for length in 0...(first.count * 8) {
-            let mask = (0..<first.count).map { i -> UInt8 in
-                let bits = max(0, min(8, length - i * 8))
-                return bits == 0 ? 0 : UInt8(truncatingIfNeeded: 0xff << (8 - bits))
-            }
-            if zip(first, mask).allSatisfy({ $0 & ~$1 == 0 }) && zip(zip(first, last), mask).allSatisfy({ $0.0 | ~$1 == $0.1 }) {
-                let address = first.count == 4 ? IPv4Address(bytes: first).map(\.description) : IPv6Address(bytes: first).map(\.description)
-                return address.flatMap { IPPrefix("\($0)/\(length)") }
-            }
-        }
-        return nil
+        func bit(_ b: [UInt8], _ i: Int) -> Bool { b[i / 8] & (0x80 >> UInt8(i % 8)) != 0 }
+        let bits = first.count * 8
+        var length = 0
+        while length < bits && bit(first, length) == bit(last, length) { length += 1 }
+        // After the bits they share, first holds only zeros and last only ones.
+        guard (length..<bits).allSatisfy({ !bit(first, $0) && bit(last, $0) }) else { return nil }
+        let address = first.count == 4 ? IPv4Address(bytes: first).map(\.description) : IPv6Address(bytes: first).map(\.description)
+        return address.flatMap { IPPrefix("\($0)/\(length)") }
     }
 
     /// A class chain and its rules: the mark (when it masquerades), then the slot selection.

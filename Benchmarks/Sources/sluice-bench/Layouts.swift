@@ -46,16 +46,7 @@ struct Layouts {
         let conn = try rig.node.enter { try NFTablesConnection() }
         let ports = Self.servicePorts(n)
         var proxier = NFTProxier(families: [.v4], options: ProxierOptions())
-        // The load is what `sluice apply` does: the model, then one apply (encode, send, commit).
-        // Encoding is timed on its own, outside the load, for the user-space column.
-        let t0 = now()
-        let t = proxier.fullSync(ports, live: Ruleset())
-        let t1 = now()
-        try conn.apply(t)
-        let load = now() - t0
-        let e0 = now()
-        _ = try NFTablesConnection.encodedSize(of: t)
-        let modelEncode = (t1 - t0) + (now() - e0)
+        let (load, modelEncode) = try Self.timedLoad(conn) { proxier.fullSync(ports, live: Ruleset()) }
         var times: [Double] = []
         for k in 0..<changes {
             var p = ports[(k * 7919) % n]
@@ -70,18 +61,26 @@ struct Layouts {
                      n, load, modelEncode, times[times.count / 2] * 1000, nat.p50, nat.p99, direct.p50, direct.p99, nat.p50 / direct.p50))
     }
 
-    private func measureChainPerService(_ n: Int) throws {
-        let rig = try ProxyRig()
-        defer { rig.delete() }
-        let conn = try rig.node.enter { try NFTablesConnection() }
+    /// A full load as `sluice apply` does it: the model, then one apply (encode, send, commit).
+    /// Encoding is timed again on its own, outside the load, for the user-space column.
+    private static func timedLoad(_ conn: NFTablesConnection, _ model: () -> Transaction) throws -> (load: Double, modelEncode: Double) {
         let t0 = now()
-        let t = ServiceShape.transaction(services: n, endpoints: [IPv4Address(10, 1, 0, 2), IPv4Address(10, 1, 0, 3)])
+        let t = model()
         let t1 = now()
         try conn.apply(t)
         let load = now() - t0
         let e0 = now()
         _ = try NFTablesConnection.encodedSize(of: t)
-        let modelEncode = (t1 - t0) + (now() - e0)
+        return (load, (t1 - t0) + (now() - e0))
+    }
+
+    private func measureChainPerService(_ n: Int) throws {
+        let rig = try ProxyRig()
+        defer { rig.delete() }
+        let conn = try rig.node.enter { try NFTablesConnection() }
+        let (load, modelEncode) = try Self.timedLoad(conn) {
+            ServiceShape.transaction(services: n, endpoints: [IPv4Address(10, 1, 0, 2), IPv4Address(10, 1, 0, 3)])
+        }
         var times: [Double] = []
         for k in 0..<changes {
             let i = (k * 7919) % n
