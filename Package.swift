@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "NetworkTypes", targets: ["NetworkTypes"]),
+        .library(name: "KubeModels", targets: ["KubeModels"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "Netfilter", targets: ["Netfilter"]),
         .library(name: "KubeAPI", targets: ["KubeAPI"]),
@@ -19,6 +21,7 @@ let package = Package(
         .library(name: "ProxyCore", targets: ["ProxyCore"]),
         .library(name: "Proxier", targets: ["Proxier"]),
         .library(name: "ManifestSource", targets: ["ManifestSource"]),
+        .library(name: "Agent", targets: ["Agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,8 +44,13 @@ let package = Package(
         // Macros and variadics Swift cannot call, as prefixed functions.
         .target(name: "CSluiceShims", dependencies: ["CNetfilter"]),
 
+        // Addresses, prefixes, IP families and transport protocols: what every backend shares.
+        .target(name: "NetworkTypes", swiftSettings: swiftSettings),
+        // Kubernetes objects (Service, EndpointSlice, Node, ...) and store events, without HTTP.
+        .target(name: "KubeModels", swiftSettings: swiftSettings),
+
         // Pure Swift model of an nftables ruleset: values, transaction, rendering, diff.
-        .target(name: "NFTables", swiftSettings: swiftSettings),
+        .target(name: "NFTables", dependencies: ["NetworkTypes"], swiftSettings: swiftSettings),
         // The only Swift module that sees C pointers: netlink batches and readback.
         .target(
             name: "Netfilter",
@@ -54,6 +62,7 @@ let package = Package(
         .target(
             name: "KubeAPI",
             dependencies: [
+                "KubeModels",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -67,7 +76,7 @@ let package = Package(
         .target(
             name: "KubeAPITesting",
             dependencies: [
-                "KubeAPI",
+                "KubeAPI", "KubeModels",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -84,16 +93,27 @@ let package = Package(
         .target(name: "Balancing", swiftSettings: swiftSettings),
 
         // Pure: Kubernetes objects → service ports and categorised endpoints; change tracking.
-        .target(name: "ProxyCore", dependencies: ["KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+        .target(name: "ProxyCore", dependencies: ["KubeModels", "NetworkTypes"], swiftSettings: swiftSettings),
         // Services, EndpointSlices and Nodes from YAML/JSON files (offline desired state).
         .target(
             name: "ManifestSource",
-            dependencies: ["KubeAPI", .product(name: "Yams", package: "Yams")],
+            dependencies: ["KubeModels", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
 
-        // ProxyCore state → the nftables layout; incremental planner.
-        .target(name: "Proxier", dependencies: ["ProxyCore", "NFTables", "Netfilter", "Balancing"], swiftSettings: swiftSettings),
+        // ProxyCore state → the nftables layout; incremental planner. Starts no processes.
+        .target(name: "Proxier", dependencies: ["ProxyCore", "NetworkTypes", "NFTables", "Balancing"], swiftSettings: swiftSettings),
+
+        // The one pipeline (sources → change tracker → backend → kernel) that `apply`, `diff`,
+        // `agent` and `sluice-bench` call, behind a service-port-level backend protocol.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "KubeModels", "NetworkTypes", "ProxyCore", "Proxier", "NFTables", "Netfilter", "ManifestSource",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
@@ -101,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "NFTables", "Netfilter", "Proxier", "ProxyCore", "ManifestSource",
+                "Agent", "NetworkTypes", "ProxyCore", "Proxier",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,29 +129,34 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .testTarget(name: "NFTablesTests", dependencies: ["NFTables"], swiftSettings: swiftSettings),
+        .testTarget(name: "NFTablesTests", dependencies: ["NFTables", "NetworkTypes"], swiftSettings: swiftSettings),
         .testTarget(
             name: "NetfilterTests",
-            dependencies: ["NFTables", "Netfilter", "SluiceTestSupport"],
+            dependencies: ["NFTables", "NetworkTypes", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProxierTests",
-            dependencies: ["Proxier", "ProxyCore", "NFTables", "Netfilter", "SluiceTestSupport"],
+            dependencies: ["Proxier", "ProxyCore", "NetworkTypes", "NFTables", "Netfilter", "Agent", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeAPI", "NFTables"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "Proxier", "ProxyCore", "NetworkTypes", "NFTables", "Netfilter", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeModels", "NetworkTypes"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ManifestSourceTests",
-            dependencies: ["ManifestSource", "ProxyCore", "KubeAPI", "NFTables"],
+            dependencies: ["ManifestSource", "ProxyCore", "KubeModels", "NetworkTypes"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KubeAPITests",
-            dependencies: ["KubeAPI", "KubeAPITesting", "SluiceTestSupport"],
+            dependencies: ["KubeAPI", "KubeModels", "KubeAPITesting", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -18,15 +18,19 @@ let package = Package(
     ],
     targets: [
         // Service-shaped rulesets, as model transactions and as `nft -f` text.
-        .target(name: "BenchShapes", dependencies: [.product(name: "NFTables", package: "sluice")]),
+        .target(name: "BenchShapes", dependencies: [
+            .product(name: "NFTables", package: "sluice"), .product(name: "NetworkTypes", package: "sluice"),
+        ]),
         // Services and EndpointSlices as the API serves them, at scale.
-        .target(name: "ClusterShapes", dependencies: [.product(name: "KubeAPI", package: "sluice")]),
+        .target(name: "ClusterShapes", dependencies: [.product(name: "KubeModels", package: "sluice")]),
         .executableTarget(
             name: "sluice-bench",
             dependencies: [
                 "BenchShapes",
                 "ClusterShapes",
-                .product(name: "KubeAPI", package: "sluice"),
+                .product(name: "Agent", package: "sluice"),
+                .product(name: "KubeModels", package: "sluice"),
+                .product(name: "NetworkTypes", package: "sluice"),
                 .product(name: "NFTables", package: "sluice"),
                 .product(name: "Netfilter", package: "sluice"),
                 .product(name: "Proxier", package: "sluice"),
@@ -51,6 +55,7 @@ let package = Package(
             dependencies: [
                 "ClusterShapes",
                 .product(name: "KubeAPI", package: "sluice"),
+                .product(name: "KubeModels", package: "sluice"),
                 .product(name: "KubeAPITesting", package: "sluice"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import KubeModels
 import Crypto
 import Foundation
 import X509

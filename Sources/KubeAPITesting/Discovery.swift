@@ -1,3 +1,4 @@
+import KubeModels
 import KubeAPI
 import NIOCore
 

@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeModels
 import NIOCore
 
 /// One object as the simulator keeps it: the typed value, its pre-encoded JSON (without

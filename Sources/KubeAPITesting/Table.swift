@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeModels
 import NIOCore
 
 /// Server-side printing (meta.k8s.io/v1 Table), which kubectl asks for with

@@ -1,5 +1,5 @@
 import Foundation
-import KubeAPI
+import KubeModels
 
 /// Reads Services, EndpointSlices and Nodes from Kubernetes YAML or JSON: files or folders
 /// (searched recursively for *.yaml, *.yml, *.json), single or multi-document, `kind: List`

@@ -1,4 +1,4 @@
-import KubeAPI
+import KubeModels
 
 /// Where in the input an object came from.
 public struct ManifestLocation: Hashable, Sendable, Comparable, CustomStringConvertible {

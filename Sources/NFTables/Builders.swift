@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// A value the rule loads into a register: a header field, packet metadata or a generator.
 /// Each knows its nft spelling and data type, so that rules built from these render and
 /// list the way nft prints them.
@@ -199,10 +201,10 @@ public enum Statement {
         var e: [Expression] = [.immediate(address.bytes, into: .r1)]
         if let port {
             e.append(.immediate(Value.port(port).bytes, into: .r2))
-            e.append(.nat(.dnat, family: address.family, addressMin: .r1, addressMax: .r1, portMin: .r2, portMax: .r2,
+            e.append(.nat(.dnat, family: address.nftFamily, addressMin: .r1, addressMax: .r1, portMin: .r2, portMax: .r2,
                           flags: [.mapIPs, .protoSpecified]))
         } else {
-            e.append(.nat(.dnat, family: address.family, addressMin: .r1, addressMax: .r1, portMin: nil, portMax: nil, flags: [.mapIPs]))
+            e.append(.nat(.dnat, family: address.nftFamily, addressMin: .r1, addressMax: .r1, portMin: nil, portMax: nil, flags: [.mapIPs]))
         }
         return e
     }

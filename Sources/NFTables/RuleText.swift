@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// Turns a rule's low-level expressions back into the statements nft prints, the way nft's
 /// `netlink_delinearize` does: it follows what each register holds, so that a load and the
 /// cmp, lookup, nat or set that consumes it print as one statement.

@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// NFT_SET_* flags.
 public struct SetFlags: OptionSet, Hashable, Sendable {
     public var rawValue: UInt32
@@ -220,12 +222,4 @@ public enum Value: Hashable, Sendable {
         case .raw(let b): out.append(contentsOf: b)
         }
     }
-}
-
-public enum IPProtocol {
-    public static let tcp: UInt8 = 6
-    public static let udp: UInt8 = 17
-    public static let sctp: UInt8 = 132
-    public static let icmp: UInt8 = 1
-    public static let icmpv6: UInt8 = 58
 }

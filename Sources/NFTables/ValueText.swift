@@ -1,3 +1,5 @@
+import NetworkTypes
+
 /// How nft 1.0.6 prints the bytes of one field: the data type decides, not the length, so
 /// every constant the renderer prints goes through one of these.
 enum ValueFormat: Hashable, Sendable {

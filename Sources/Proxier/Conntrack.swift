@@ -1,4 +1,4 @@
-import Foundation
+import NetworkTypes
 import NFTables
 import ProxyCore
 
@@ -13,13 +13,13 @@ public struct ConntrackFlow: Hashable, Sendable, Comparable, CustomStringConvert
     /// The endpoint the entry was translated to; nil: every entry to the frontend.
     public var endpoint: IPAddress?
     /// The family, when neither address says it (every entry to a NodePort).
-    public var family: Family? = nil
+    public var family: IPFamily? = nil
 
     /// Arguments for `conntrack -D` (conntrack-tools) that delete exactly these entries.
     public var arguments: [String] {
         var a = ["-D", "-p", "udp"]
         // conntrack-tools reads IPv4 entries unless told otherwise; a NodePort's family is its endpoint's.
-        if let family = family ?? (frontend ?? endpoint)?.family { a += ["-f", family == .ip6 ? "ipv6" : "ipv4"] }
+        if let family = family ?? (frontend ?? endpoint)?.family { a += ["-f", family == .v6 ? "ipv6" : "ipv4"] }
         if let frontend { a += ["--orig-dst", frontend.description] }
         a += ["--orig-port-dst", String(port)]
         if let endpoint { a += ["--dst-nat", endpoint.description] }
@@ -27,7 +27,7 @@ public struct ConntrackFlow: Hashable, Sendable, Comparable, CustomStringConvert
     }
 
     public var description: String {
-        "udp \(frontend.map(\.description) ?? (family == .ip6 ? "[*]" : "*")):\(port)" + (endpoint.map { " → \($0)" } ?? "")
+        "udp \(frontend.map(\.description) ?? (family == .v6 ? "[*]" : "*")):\(port)" + (endpoint.map { " → \($0)" } ?? "")
     }
 
     public static func < (a: ConntrackFlow, b: ConntrackFlow) -> Bool { a.description < b.description }
@@ -63,34 +63,5 @@ public struct ConntrackFlow: Hashable, Sendable, Comparable, CustomStringConvert
         var out: [ConntrackFlow] = []
         if let ip = new.clusterIP { out.append(ConntrackFlow(frontend: ip, port: new.port, endpoint: nil)) }
         return out
-    }
-}
-
-/// Deletes conntrack entries with conntrack-tools, in the network namespace of the caller.
-public enum ConntrackCleaner {
-    /// Runs `conntrack -D` for each flow; returns the flows that could not be cleaned (with the
-    /// tool's message). "0 flow entries have been deleted" is not a failure.
-    public static func clean(_ flows: [ConntrackFlow], tool: String = "/usr/sbin/conntrack") -> [(ConntrackFlow, String)] {
-        var failed: [(ConntrackFlow, String)] = []
-        for flow in flows {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: tool)
-            p.arguments = flow.arguments
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            do {
-                try p.run()
-                let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                p.waitUntilExit()
-                // conntrack exits 1 when nothing matched; only a message without "entries" is an error.
-                if p.terminationStatus != 0 && !message.contains("flow entries have been deleted") {
-                    failed.append((flow, message))
-                }
-            } catch {
-                failed.append((flow, "\(error)"))
-            }
-        }
-        return failed
     }
 }

@@ -1,3 +1,4 @@
+import NetworkTypes
 import NFTables
 import ProxyCore
 
@@ -23,7 +24,7 @@ extension ConntrackFlow {
         let ours = Set(live.tables.filter { $0.name == Layout.tableName }.map(\.family))
         for frontend in after.keys where before[frontend] == nil && ours.contains(frontend.family) {
             out.insert(ConntrackFlow(frontend: frontend.address, port: frontend.port, endpoint: nil,
-                                     family: frontend.address == nil ? frontend.family : nil))
+                                     family: frontend.address == nil ? (frontend.family == .ip6 ? IPFamily.v6 : .v4) : nil))
         }
         return out.sorted()
     }

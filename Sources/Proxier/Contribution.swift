@@ -1,4 +1,5 @@
 import Balancing
+import NetworkTypes
 import NFTables
 import ProxyCore
 
@@ -26,7 +27,7 @@ public struct ProxierOptions: Hashable, Sendable {
                   nodePortAddresses: node.nodePortAddresses, serviceCIDRs: node.serviceCIDRs)
     }
 
-    func clusterCIDRs(_ family: IPFamily) -> [IPPrefix] { clusterCIDRs.filter { $0.address.family == family.nftFamily } }
+    func clusterCIDRs(_ family: IPFamily) -> [IPPrefix] { clusterCIDRs.filter { $0.address.family == family } }
 }
 
 /// One element a service port needs in one of the layout's sets.
@@ -145,7 +146,7 @@ struct Contribution: Hashable, Sendable {
             frontend(key: [clusterIP.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
                      noEndpoints: Layout.noEndpointServices, endpoints: port.clusterEndpoints, nodePort: false, masquerade: mark)
         }
-        for ip in port.externalIPs + port.loadBalancerIPs where ip.family == fam.nftFamily {
+        for ip in port.externalIPs + port.loadBalancerIPs where ip.family == fam {
             frontend(key: [ip.value, proto, portValue], dispatch: Layout.serviceIPs, backendsSet: Layout.backends,
                      noEndpoints: Layout.noEndpointServices, endpoints: port.externalEndpoints, nodePort: false, masquerade: externalMark)
         }
@@ -165,7 +166,7 @@ struct Contribution: Hashable, Sendable {
                                             value: [ep.address.value, .port(ep.port)], comment: comment))
             }
         }
-        for ip in port.externalIPs + port.loadBalancerIPs where ip.family == fam.nftFamily {
+        for ip in port.externalIPs + port.loadBalancerIPs where ip.family == fam {
             shortCircuit(key: [ip.value, proto, portValue], dispatch: Layout.serviceIPsInternal, backendsSet: Layout.backends, nodePort: false)
         }
         if let nodePort = port.nodePort {
@@ -174,9 +175,9 @@ struct Contribution: Hashable, Sendable {
         }
 
         // loadBalancerSourceRanges apply to the load-balancer IPs (as in kube-proxy).
-        let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == fam.nftFamily }
+        let ranges = port.loadBalancerSourceRanges.filter { $0.address.family == fam }
         if !ranges.isEmpty {
-            for ip in port.loadBalancerIPs where ip.family == fam.nftFamily {
+            for ip in port.loadBalancerIPs where ip.family == fam {
                 let key: [Value] = [ip.value, proto, portValue]
                 add(Layout.firewallFrontends, SetElement(key, comment: comment))
                 // The range set leaves the protocol out: nft converts a 1-byte protocol's byte

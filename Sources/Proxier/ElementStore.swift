@@ -13,7 +13,7 @@ struct ElementStore: Sendable {
     private var claims: [Claims] = []
     private var index: [KeyBytes: Int] = [:]
 
-    private struct Claims: Sendable {
+    struct Claims: Sendable, Equatable {
         /// Claims of exactly the element in the kernel.
         var count = 1
         /// Claims of other elements, in arrival order.
@@ -67,6 +67,11 @@ struct ElementStore: Sendable {
             claims[i] = Claims(count: waiting.filter { $0 == next }.count, shadowed: waiting.filter { $0 != next })
             return .replaced(active, by: next)
         }
+        remove(at: i, key: key)
+        return .removed(active)
+    }
+
+    private mutating func remove(at i: Int, key: [UInt8]) {
         let last = elements.count - 1
         if i != last {
             elements.swapAt(i, last)
@@ -76,7 +81,35 @@ struct ElementStore: Sendable {
         elements.removeLast()
         claims.removeLast()
         index[KeyBytes(key)] = nil
-        return .removed(active)
+    }
+
+    /// Everything the store knows about one key: the element in the kernel and its claims.
+    struct Slot: Sendable {
+        var element: SetElement
+        var claims: Claims
+    }
+
+    /// The key's state, for putting it back with `restore` (nil: the key is absent).
+    func slot(_ key: [UInt8]) -> Slot? {
+        index[KeyBytes(key)].map { Slot(element: elements[$0], claims: claims[$0]) }
+    }
+
+    /// Puts a key back as `slot` found it (nil: absent).
+    mutating func restore(_ key: [UInt8], _ slot: Slot?) {
+        let k = KeyBytes(key)
+        switch (index[k], slot) {
+        case (let i?, let s?):
+            elements[i] = s.element
+            claims[i] = s.claims
+        case (nil, let s?):
+            index[k] = elements.count
+            elements.append(s.element)
+            claims.append(s.claims)
+        case (let i?, nil):
+            remove(at: i, key: key)
+        case (nil, nil):
+            break
+        }
     }
 }
 

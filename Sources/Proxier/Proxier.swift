@@ -1,11 +1,6 @@
+import NetworkTypes
 import NFTables
 import ProxyCore
-
-/// Where the proxier sends its transactions: the kernel (through `Netfilter`), or a fake.
-public protocol RulesetBackend {
-    func apply(_ transaction: Transaction) throws
-    func ruleset(tables: Set<TableID>?) throws -> Ruleset
-}
 
 /// The nftables proxier: renders service ports into the layout (see `Layout`) and keeps, per
 /// service port, what it contributed, so that a change to one Service becomes a transaction
@@ -30,6 +25,27 @@ public struct NFTProxier: Sendable {
         var sets = 0
         var chains: Set<Layout.AffinitySlot> = []
     }
+
+    /// What an update changed, as it was before: kept until the kernel accepts the update's
+    /// transaction, and put back if it refuses, so that the proxier believes what the kernel
+    /// holds. Per touched key, not per Service: its size is the update's.
+    private struct Journal: Sendable {
+        var contributions: [ServicePortKey: Contribution?] = [:]
+        var elements: [SetRef: [KeyBytes: ElementStore.Slot?]] = [:]
+        var classChains: [IPFamily: [Layout.ClassChain: Int]]
+        var unusedChains: Set<ChainID>
+        var affinity: [IPFamily: AffinityParts]
+
+        mutating func note(_ key: ServicePortKey, _ old: Contribution?) {
+            if contributions.index(forKey: key) == nil { contributions[key] = .some(old) }
+        }
+
+        mutating func note(_ set: SetRef, _ key: [UInt8], in store: ElementStore?) {
+            let k = KeyBytes(key)
+            if elements[set]?.index(forKey: k) == nil { elements[set, default: [:]][k] = .some(store?.slot(key)) }
+        }
+    }
+    private var journal: Journal?
 
     public init(families: [IPFamily] = [.v4, .v6], options: ProxierOptions = ProxierOptions()) {
         self.families = families
@@ -94,8 +110,44 @@ public struct NFTProxier: Sendable {
         return r
     }
 
+    /// Records the new state of the given service ports (nil: removed) and hands the
+    /// transaction that takes the kernel there to `commit` (which sends it). When `commit`
+    /// throws — the kernel refused the batch and, the batch being atomic, still holds what it
+    /// held — the proxier forgets the update, so that it still believes what the kernel holds.
+    @discardableResult
+    public mutating func update<E: Error>(
+        _ changes: [(ServicePortKey, ServicePortInfo?)], commit: (Transaction) throws(E) -> Void
+    ) throws(E) -> Transaction {
+        journal = Journal(classChains: classChains, unusedChains: unusedChains, affinity: affinity)
+        let t = update(changes)
+        do {
+            try commit(t)
+        } catch {
+            rollback()
+            throw error
+        }
+        journal = nil
+        return t
+    }
+
+    /// Puts back what the journal saw before the update.
+    private mutating func rollback() {
+        guard let j = journal else { return }
+        journal = nil
+        for (key, old) in j.contributions { contributions[key] = old }
+        for (set, slots) in j.elements {
+            for (key, slot) in slots { stores[set, default: ElementStore()].restore(key.bytes, slot) }
+        }
+        classChains = j.classChains
+        unusedChains = j.unusedChains
+        affinity = j.affinity
+        conflicts = []
+    }
+
     /// Records the new state of the given service ports (nil: removed) and returns the
-    /// transaction that takes the kernel there, sized by what changed.
+    /// transaction that takes the kernel there, sized by what changed. The caller must send
+    /// it: from now on the proxier believes the kernel holds it (`update(_:commit:)` forgets
+    /// the update when sending fails).
     public mutating func update(_ changes: [(ServicePortKey, ServicePortInfo?)]) -> Transaction {
         var t = Transaction()
         conflicts = []
@@ -146,6 +198,7 @@ public struct NFTProxier: Sendable {
             let past: ((ElementRef) -> [UInt8]?)? = history ?? (old.elements.isEmpty ? nil : { old.history($0) })
             let new = info.map { Contribution($0, options: options, history: past) } ?? .empty
             if old == new { continue }
+            journal?.note(key, contributions[key])
             contributions[key] = info == nil ? nil : new
             for cc in new.classChains where !old.classChains.contains(cc) {
                 let n = classChains[key.family, default: [:]][cc, default: 0]
@@ -162,7 +215,9 @@ public struct NFTProxier: Sendable {
             }
             for entry in old.elements where new.element(for: entry.ref) != entry.element {
                 let ref = entry.ref
-                switch stores[SetRef(family: ref.family, set: ref.set)]?.release(ref.key, entry.element) {
+                let set = SetRef(family: ref.family, set: ref.set)
+                journal?.note(set, ref.key, in: stores[set])
+                switch stores[set]?.release(ref.key, entry.element) {
                 case .removed(let active)?:
                     delta.deletes[ref] = active
                     delta.adds[ref] = nil
@@ -178,7 +233,9 @@ public struct NFTProxier: Sendable {
                 let (ref, el) = (item.ref, item.element)
                 // Another service port may own this key already (a shared hairpin entry, or a
                 // conflicting frontend: the first owner keeps it).
-                switch stores[SetRef(family: ref.family, set: ref.set), default: ElementStore()].add(ref.key, el) {
+                let set = SetRef(family: ref.family, set: ref.set)
+                journal?.note(set, ref.key, in: stores[set])
+                switch stores[set, default: ElementStore()].add(ref.key, el) {
                 case .shadowed(let owner):
                     if Layout.frontendSets.contains(ref.set) {
                         conflicts.append(FrontendConflict(family: ref.family, set: ref.set, key: ref.key,
@@ -244,6 +301,17 @@ public struct NFTProxier: Sendable {
         return Ruleset.diff(from: ours, to: currentRuleset)
     }
 
+    /// Drift repair: hands `commit` the transaction that turns `live` (read back from the
+    /// kernel) into what the proxier believes it holds, unless they already match. Chains
+    /// waiting to be deleted go with it.
+    @discardableResult
+    public mutating func repair<E: Error>(live: Ruleset, commit: (Transaction) throws(E) -> Void) throws(E) -> Transaction {
+        let t = Ruleset.diff(from: live.restricted(to: tableIDs), to: currentRuleset)
+        if !t.isEmpty { try commit(t) }
+        unusedChains = []
+        return t
+    }
+
     /// Forgets everything: the next `update` with all ports, after a full sync, starts afresh.
     public mutating func reset() {
         conflicts = []
@@ -252,10 +320,11 @@ public struct NFTProxier: Sendable {
         classChains = [:]
         unusedChains = []
         affinity = [:]
+        journal = nil
     }
 }
 
-struct SetRef: Hashable, Comparable {
+struct SetRef: Hashable, Comparable, Sendable {
     var family: IPFamily
     var set: String
 

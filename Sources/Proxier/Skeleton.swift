@@ -1,3 +1,4 @@
+import NetworkTypes
 import NFTables
 import ProxyCore
 
@@ -30,7 +31,7 @@ enum Skeleton {
             NFSet(t, Layout.firewallAllow, key: [.address(family.nftFamily), .inetService, .address(family.nftFamily)], flags: [.interval],
                   comment: "load-balancer IP . port . allowed source range"),
         ]
-        let npAddresses = options.nodePortAddresses.filter { $0.family == family.nftFamily }
+        let npAddresses = options.nodePortAddresses.filter { $0.family == family }
         if !npAddresses.isEmpty {
             sets.append(NFSet(t, Layout.nodePortIPs, key: [.address(family.nftFamily)], comment: "addresses NodePorts answer on",
                               elements: npAddresses.sorted().map { SetElement([$0.value]) }))
@@ -57,7 +58,7 @@ enum Skeleton {
 
     /// The NodePort guard: the configured addresses, or any local address.
     static func nodePortGuard(_ family: IPFamily, options: ProxierOptions) -> [Expression] {
-        let hasAddresses = options.nodePortAddresses.contains { $0.family == family.nftFamily }
+        let hasAddresses = options.nodePortAddresses.contains { $0.family == family }
         return hasAddresses
             ? Match.inSet([Layout.daddr(family)], .named(Layout.nodePortIPs))
             : Match.fibDaddrType(.local)
@@ -142,7 +143,7 @@ enum Skeleton {
 
     /// The match for destinations in the Service CIDRs of `family`; none when none is configured.
     static func serviceCIDRs(_ family: IPFamily, options: ProxierOptions) -> [[Expression]] {
-        let cidrs = options.serviceCIDRs.filter { $0.address.family == family.nftFamily }
+        let cidrs = options.serviceCIDRs.filter { $0.address.family == family }
         if cidrs.isEmpty { return [] }
         return [addressMatch(Layout.daddr(family), cidrs, family, invert: false)]
     }

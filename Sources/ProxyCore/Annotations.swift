@@ -1,4 +1,4 @@
-import KubeAPI
+import KubeModels
 
 /// Sluice's own annotations (DESIGN.md, "Weights and consistent hashing").
 public enum SluiceAnnotation {

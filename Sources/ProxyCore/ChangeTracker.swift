@@ -1,4 +1,4 @@
-import KubeAPI
+import KubeModels
 
 /// What `ServiceChangeTracker.update()` hands the proxier.
 public struct ServicePortUpdate: Sendable {
@@ -265,7 +265,7 @@ public struct ServiceChangeTracker: Sendable {
             metadata: reducedMeta(s.metadata, labels: [ProxyLabel.serviceName, ProxyLabel.headless]),
             addressType: s.addressType,
             endpoints: s.endpoints.map { e in
-                KubeAPI.Endpoint(addresses: Array(e.addresses.prefix(1)), conditions: e.conditions,
+                KubeModels.Endpoint(addresses: Array(e.addresses.prefix(1)), conditions: e.conditions,
                                  nodeName: e.nodeName, hints: e.hints)
             },
             ports: s.ports.map { p in EndpointPort(name: p.name, protocol: p.protocol, port: p.port) })

@@ -1,4 +1,4 @@
-import KubeAPI
+import KubeModels
 
 /// A problem with one field of one object that ProxyCore skipped or replaced instead of
 /// failing: the caller turns it into a log line or a Kubernetes Event.

@@ -1,5 +1,5 @@
-import KubeAPI
-import NFTables
+import KubeModels
+import NetworkTypes
 
 /// Which endpoints a service port receives: the slice ports whose name and protocol equal
 /// the service port's, in one address family (kube-proxy keys endpoints by ServicePortName

@@ -1,12 +1,5 @@
-import KubeAPI
-import NFTables
-
-/// Labels kube-proxy's informers select on (cmd/kube-proxy: `!service-proxy-name,!headless`).
-public enum ProxyLabel {
-    public static let serviceProxyName = "service.kubernetes.io/service-proxy-name"
-    public static let headless = "service.kubernetes.io/headless"
-    public static let serviceName = "kubernetes.io/service-name"
-}
+import KubeModels
+import NetworkTypes
 
 /// One port of a Service in one IP family before endpoints are attached: kube-proxy's
 /// BaseServicePortInfo.
@@ -197,15 +190,6 @@ extension L4Protocol {
         case .tcp: self = .tcp
         case .udp: self = .udp
         case .sctp: self = .sctp
-        }
-    }
-}
-
-extension IPFamily {
-    init(_ address: IPAddress) {
-        switch address {
-        case .v4: self = .v4
-        case .v6: self = .v6
         }
     }
 }

@@ -1,4 +1,4 @@
-import KubeAPI
+import KubeModels
 
 /// ProxyCore turns Kubernetes objects into what the proxier programs: one ServicePortInfo per
 /// Service port per IP family, with kube-proxy's rules applied (pkg/proxy: serviceport.go,

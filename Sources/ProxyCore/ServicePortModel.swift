@@ -1,4 +1,4 @@
-import NFTables
+import NetworkTypes
 
 /// Identifies one port of one Service, as kube-proxy's ServicePortName does:
 /// `namespace/name:port` (port is the port's name, "" for a single unnamed port) and protocol.
@@ -21,23 +21,6 @@ public struct ServicePortName: Hashable, Sendable, Comparable, CustomStringConve
     public static func < (a: ServicePortName, b: ServicePortName) -> Bool {
         (a.namespace, a.name, a.port, a.protocol.rawValue) < (b.namespace, b.name, b.port, b.protocol.rawValue)
     }
-}
-
-public enum L4Protocol: String, Sendable, Hashable, CaseIterable {
-    case tcp = "TCP", udp = "UDP", sctp = "SCTP"
-
-    public var number: UInt8 {
-        switch self {
-        case .tcp: IPProtocol.tcp
-        case .udp: IPProtocol.udp
-        case .sctp: IPProtocol.sctp
-        }
-    }
-}
-
-public enum IPFamily: String, Sendable, Hashable, CaseIterable {
-    case v4 = "IPv4", v6 = "IPv6"
-    public var nftFamily: Family { self == .v4 ? .ip : .ip6 }
 }
 
 /// How connections are spread over a port's endpoints.
@@ -80,7 +63,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        address.family == .ip6 ? "[\(address)]:\(port)" : "\(address):\(port)"
+        address.family == .v6 ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import KubeAPI
 import KubeAPITesting
+import KubeModels
 import Testing
 
 /// Runs a command with a deadline; returns (status, stdout, stderr).
@@ -69,7 +70,7 @@ func writeKubeconfig(for sim: KubeAPISimulator, token: String, in dir: URL) thro
             try sim.create(service("shop", "web", ip: "10.96.0.20"))
             try sim.create(service("shop", "db", ip: "None", port: 5432))
             try sim.create(slice("shop", "web-abcde", service: "web", ips: ["10.244.1.5", "10.244.2.7"]))
-            try sim.create(slice("shop", "db-xyz", service: "db", ips: ["10.244.1.9"], labels: [ProxyLabels.headless: ""]))
+            try sim.create(slice("shop", "db-xyz", service: "db", ips: ["10.244.1.9"], labels: [ProxyLabel.headless: ""]))
             let config = try writeKubeconfig(for: sim, token: "kubectl-token", in: dir)
             var env = ProcessInfo.processInfo.environment
             env["KUBECONFIG"] = config

@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeModels
 import NIOCore
 import Testing
 

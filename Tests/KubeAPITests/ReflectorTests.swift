@@ -1,7 +1,8 @@
 import Foundation
-import Logging
 import KubeAPI
 import KubeAPITesting
+import KubeModels
+import Logging
 import Synchronization
 import Testing
 
@@ -44,7 +45,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
         try await withSimulator { sim in
             try Self.populate(sim, services: 1234)
             try sim.create(service("x", "headless", ip: "None"))
-            try sim.create(service("x", "not-ours", labels: [ProxyLabels.serviceProxyName: "other"]))
+            try sim.create(service("x", "not-ours", labels: [ProxyLabel.serviceProxyName: "other"]))
             var options = ReflectorOptions<Service>.services(timing: fastTiming)
             options.pageSize = 100
             try await withReflector(sim, options: options) { store, _ in
@@ -74,7 +75,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
                 try sim.delete(Service.self, namespace: "ns2", name: "svc-2")
                 // A Service that gains the proxy-name label leaves our view.
                 var relabelled = try #require(sim.object(Service.self, namespace: "ns3", name: "svc-3"))
-                relabelled.metadata.labels = [ProxyLabels.serviceProxyName: "other"]
+                relabelled.metadata.labels = [ProxyLabel.serviceProxyName: "other"]
                 try sim.update(relabelled)
                 try await expectConverges(store, sim, options, "after watch events")
                 #expect(store.count == 1234 - 1)
@@ -136,7 +137,7 @@ final class ChangeRecorder<Object: KubeResource>: Sendable {
                 for i in 0..<60 {
                     try sim.create(slice("ns", "web-\(i)", service: "web", ips: ["10.1.0.\(i)", "10.1.1.\(i)"]))
                 }
-                try sim.create(slice("ns", "headless-1", service: "h", ips: ["10.2.0.1"], labels: [ProxyLabels.headless: ""]))
+                try sim.create(slice("ns", "headless-1", service: "h", ips: ["10.2.0.1"], labels: [ProxyLabel.headless: ""]))
                 for i in stride(from: 0, to: 60, by: 3) { try sim.delete(EndpointSlice.self, namespace: "ns", name: "web-\(i)") }
                 try await expectConverges(store, sim, options, "after chunked events")
                 #expect(store.count == 40)

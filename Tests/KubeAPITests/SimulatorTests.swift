@@ -1,6 +1,7 @@
 import Foundation
 import KubeAPI
 import KubeAPITesting
+import KubeModels
 import Testing
 
 /// The simulator against the client's own request functions: the server semantics the

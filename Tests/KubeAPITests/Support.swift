@@ -1,6 +1,7 @@
 import Foundation
 import KubeAPI
 import KubeAPITesting
+import KubeModels
 import Logging
 import Testing
 

@@ -1,6 +1,6 @@
 import Foundation
-import KubeAPI
-import NFTables
+import KubeModels
+import NetworkTypes
 import ProxyCore
 import Testing
 @testable import ManifestSource

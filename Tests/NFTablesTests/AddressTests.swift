@@ -1,4 +1,5 @@
 @testable import NFTables
+import NetworkTypes
 import Testing
 
 /// Addresses print exactly as nft prints them (glibc's inet_ntop), and parsing refuses what

@@ -1,3 +1,4 @@
+import NetworkTypes
 import NFTables
 
 /// Models shared by the golden, round-trip and diff tests: each is built only with the

@@ -1,3 +1,4 @@
+import NetworkTypes
 import NFTables
 
 /// Expected listings, copied from `nft list ruleset` output (nft 1.0.6).

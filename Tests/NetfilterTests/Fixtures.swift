@@ -1,3 +1,4 @@
+import NetworkTypes
 import NFTables
 
 /// A ruleset with every shape Sluice relies on: base chains at the nat and filter hooks, a

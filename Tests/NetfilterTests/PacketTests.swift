@@ -1,5 +1,6 @@
-import NFTables
 import Netfilter
+import NetworkTypes
+import NFTables
 import SluiceTestSupport
 import Testing
 

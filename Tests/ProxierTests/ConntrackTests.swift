@@ -1,5 +1,7 @@
-import NFTables
+import Agent
 import Netfilter
+import NetworkTypes
+import NFTables
 import Proxier
 import ProxyCore
 import SluiceTestSupport
@@ -83,7 +85,7 @@ struct ConntrackTests {
         #expect(try rig.client.exec(send).stdout == "TIMEOUT\n", "the entry without dnat still holds")
         let flows = ConntrackFlow.stale(live: live, desired: proxier.currentRuleset)
         #expect(flows.map(\.description) == ["udp *:30053", "udp 10.96.0.20:53"])
-        #expect(try rig.node.enter { ConntrackCleaner.clean(flows) }.isEmpty)
+        #expect(try rig.node.enter { ConntrackTool().clean(flows) }.isEmpty)
         #expect(try rig.client.exec(send).stdout == "10.1.0.2:5353 10.1.0.1\n")
     }
 
@@ -108,7 +110,7 @@ struct ConntrackTests {
         let stale = try rig.client.exec(["python3", "-c", Probe.udpSend, "10.96.0.20", "53", "40000", "1"]).stdout
         #expect(stale == "10.1.0.2:5353 10.1.0.1\n")
 
-        let failed = try rig.node.enter { ConntrackCleaner.clean(ConntrackFlow.stale(old: before, new: after)) }
+        let failed = try rig.node.enter { ConntrackTool().clean(ConntrackFlow.stale(old: before, new: after)) }
         #expect(failed.isEmpty)
         let fresh = try rig.client.exec(["python3", "-c", Probe.udpSend, "10.96.0.20", "53", "40000", "2"]).stdout
         #expect(fresh == "10.1.0.3:5353 10.1.0.1\n10.1.0.3:5353 10.1.0.1\n")

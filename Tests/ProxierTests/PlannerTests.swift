@@ -1,3 +1,4 @@
+import NetworkTypes
 import NFTables
 import Proxier
 import ProxyCore

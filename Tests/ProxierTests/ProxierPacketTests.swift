@@ -1,6 +1,7 @@
 import Foundation
-import NFTables
 import Netfilter
+import NetworkTypes
+import NFTables
 import Proxier
 import ProxyCore
 import SluiceTestSupport

@@ -2,6 +2,7 @@ import NFTables
 @testable import Proxier
 import ProxyCore
 import Testing
+import NetworkTypes
 
 @Suite("Slots: weights become numgen slots, and slots stay with their endpoints")
 struct SlotsTests {

@@ -1,5 +1,4 @@
-import KubeAPI
-import NFTables
+import KubeModels
 import Testing
 @testable import ProxyCore
 

@@ -1,5 +1,4 @@
-import KubeAPI
-import NFTables
+import KubeModels
 import Testing
 @testable import ProxyCore
 
@@ -34,7 +33,7 @@ struct CategorizeCase: Sendable, CustomTestStringConvertible {
     var name: String
     var svc: Service = service()
     var node: NodeContext = nodeA
-    var endpoints: [KubeAPI.Endpoint]
+    var endpoints: [KubeModels.Endpoint]
     var expected: Lists
     var testDescription: String { name }
 }

@@ -1,5 +1,5 @@
-import KubeAPI
-import NFTables
+import KubeModels
+import NetworkTypes
 import Testing
 @testable import ProxyCore
 

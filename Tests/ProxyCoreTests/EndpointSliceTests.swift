@@ -1,5 +1,5 @@
-import KubeAPI
-import NFTables
+import KubeModels
+import NetworkTypes
 import Testing
 @testable import ProxyCore
 
@@ -53,7 +53,7 @@ let sliceCases: [SliceCase] = [
               expected: [key(): [pe("10.1.0.1", 8080)], key(port: "metrics"): [pe("10.1.0.1", 9100)],
                          key(port: "http", .v6): [pe("fd00:1::1", 8080, local: true)], key(port: "metrics", .v6): [pe("fd00:1::1", 9100, local: true)]]),
     SliceCase(name: "only the first address of an endpoint is used",
-              slices: [slice([KubeAPI.Endpoint(addresses: ["10.1.0.1", "10.1.0.2"])])],
+              slices: [slice([KubeModels.Endpoint(addresses: ["10.1.0.1", "10.1.0.2"])])],
               expected: [key(): [pe("10.1.0.1")]]),
     SliceCase(name: "slices of headless Services are ignored",
               slices: [slice([ep("10.1.0.1")], labels: ["service.kubernetes.io/headless": ""])],
@@ -62,7 +62,7 @@ let sliceCases: [SliceCase] = [
               slices: [slice([ep("10.1.0.1")], service: "other"), slice([ep("10.1.0.2")], name: "web-x", ns: "other")],
               expected: [key(): []]),
     SliceCase(name: "malformed: wrong family, bad address, no address, port without number, port out of range",
-              slices: [slice([ep("fd00::1"), ep("10.1.0.300"), KubeAPI.Endpoint(addresses: []), ep("10.1.0.1")],
+              slices: [slice([ep("fd00::1"), ep("10.1.0.300"), KubeModels.Endpoint(addresses: []), ep("10.1.0.1")],
                              ports: [EndpointPort(name: "http", port: nil), EndpointPort(name: "http", port: 70000),
                                      EndpointPort(name: "http", port: 8080)])],
               expected: [key(): [pe("10.1.0.1")]],

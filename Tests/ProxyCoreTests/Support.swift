@@ -1,5 +1,5 @@
-import KubeAPI
-import NFTables
+import KubeModels
+import NetworkTypes
 @testable import ProxyCore
 
 // Builders that keep the tables short: a Service "ns/web" with ClusterIP 10.0.0.10 and one
@@ -20,7 +20,7 @@ func service(_ name: String = "web", ns: String = "ns", clusterIP: String = "10.
     return s
 }
 
-func slice(_ endpoints: [KubeAPI.Endpoint], name: String = "web-1", service: String = "web", ns: String = "ns",
+func slice(_ endpoints: [KubeModels.Endpoint], name: String = "web-1", service: String = "web", ns: String = "ns",
            addressType: String = "IPv4", ports: [EndpointPort] = [EndpointPort(name: "http", port: 8080)],
            annotations: [String: String]? = nil, labels extra: [String: String] = [:]) -> EndpointSlice {
     EndpointSlice(
@@ -31,10 +31,10 @@ func slice(_ endpoints: [KubeAPI.Endpoint], name: String = "web-1", service: Str
 
 /// An EndpointSlice endpoint; `serving` defaults to `ready` as the API does.
 func ep(_ address: String, node: String? = nil, ready: Bool = true, serving: Bool? = nil, terminating: Bool = false,
-        zones: [String]? = nil, nodes: [String]? = nil) -> KubeAPI.Endpoint {
+        zones: [String]? = nil, nodes: [String]? = nil) -> KubeModels.Endpoint {
     let hints = zones == nil && nodes == nil ? nil
         : EndpointHints(forZones: zones?.map { .init(name: $0) }, forNodes: nodes?.map { .init(name: $0) })
-    return KubeAPI.Endpoint(addresses: [address], conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
+    return KubeModels.Endpoint(addresses: [address], conditions: EndpointConditions(ready: ready, serving: serving, terminating: terminating),
                             nodeName: node, hints: hints)
 }
 

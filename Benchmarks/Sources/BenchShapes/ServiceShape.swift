@@ -1,4 +1,5 @@
 import NFTables
+import NetworkTypes
 
 /// The "chain per Service, no per-Service sets" shape DESIGN.md's C floor was measured with:
 /// one dispatch verdict map (`daddr . l4proto . dport : goto svc-N`) bound by one rule, and

@@ -1,5 +1,5 @@
 import Foundation
-import KubeAPI
+import KubeModels
 
 // Kubernetes objects of a cluster at scale: Service i (a ClusterIP in 10.96.0.0/12, port 80) and
 // its EndpointSlice with two ready endpoints (in 10.244.0.0/16, neighbouring Services sharing

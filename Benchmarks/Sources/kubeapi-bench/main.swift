@@ -8,6 +8,7 @@ import Foundation
 import KubeAPI
 import ClusterShapes
 import KubeAPITesting
+import KubeModels
 import Logging
 import NIOCore
 

@@ -2,6 +2,7 @@ import BenchShapes
 import Foundation
 import NFTables
 import Netfilter
+import NetworkTypes
 import Proxier
 import ProxyCore
 import SluiceTestSupport

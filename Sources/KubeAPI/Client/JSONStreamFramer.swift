@@ -1,3 +1,4 @@
+import KubeModels
 import NIOCore
 
 /// Splits a watch body — JSON objects back to back, cut anywhere by the transport — into

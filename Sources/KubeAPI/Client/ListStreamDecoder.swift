@@ -1,4 +1,5 @@
 import Foundation
+import KubeModels
 import NIOCore
 
 /// Decodes a list response (`{"kind":…,"metadata":{…},"items":[{…},…]}`) as its bytes

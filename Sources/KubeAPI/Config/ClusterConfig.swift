@@ -1,3 +1,4 @@
+import KubeModels
 import Foundation
 
 /// Where the API server is, how to trust it and how to authenticate: what the in-cluster

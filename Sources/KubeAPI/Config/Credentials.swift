@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import KubeModels
 import Logging
 
 /// Where a bearer token (or client certificate) comes from.

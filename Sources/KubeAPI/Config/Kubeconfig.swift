@@ -1,3 +1,4 @@
+import KubeModels
 import Foundation
 import Logging
 import Yams

@@ -1,3 +1,4 @@
+import KubeModels
 import Logging
 
 /// Timings of a Reflector; the defaults are the production values, tests shrink them.
@@ -49,17 +50,11 @@ public struct ReflectorOptions<Object: KubeResource>: Sendable {
     }
 }
 
-/// kube-proxy's label keys.
-public enum ProxyLabels {
-    public static let serviceProxyName = "service.kubernetes.io/service-proxy-name"
-    public static let headless = "service.kubernetes.io/headless"
-}
-
 extension ReflectorOptions where Object == Service {
     /// kube-proxy's Service filter: without `service-proxy-name` (or with ours when a
     /// proxy name is configured), and with a ClusterIP (headless Services have none to program).
     public static func services(proxyName: String? = nil, timing: ReflectorTiming = ReflectorTiming()) -> Self {
-        let label: LabelSelector.Requirement = proxyName.map { .equals(ProxyLabels.serviceProxyName, $0) } ?? .doesNotExist(ProxyLabels.serviceProxyName)
+        let label: LabelSelector.Requirement = proxyName.map { .equals(ProxyLabel.serviceProxyName, $0) } ?? .doesNotExist(ProxyLabel.serviceProxyName)
         return Self(labelSelector: LabelSelector([label]), fieldSelector: FieldSelector([.notEquals("spec.clusterIP", "None")]), timing: timing)
     }
 }
@@ -74,7 +69,7 @@ extension ReflectorOptions where Object == Node {
 extension ReflectorOptions where Object == EndpointSlice {
     /// kube-proxy's EndpointSlice filter: slices of headless Services are left out.
     public static func endpointSlices(timing: ReflectorTiming = ReflectorTiming()) -> Self {
-        Self(labelSelector: LabelSelector([.doesNotExist(ProxyLabels.headless)]), timing: timing)
+        Self(labelSelector: LabelSelector([.doesNotExist(ProxyLabel.headless)]), timing: timing)
     }
 }
 

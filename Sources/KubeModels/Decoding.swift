@@ -33,7 +33,7 @@ public enum KubeDecoding {
     }
 
     /// Decodes `T`, turning a DecodingError into a KubeDecodingError that names the object.
-    static func decode<T: Decodable>(_ type: T.Type, from data: Data, decoder: JSONDecoder) throws -> T {
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, decoder: JSONDecoder) throws -> T {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
@@ -41,7 +41,7 @@ public enum KubeDecoding {
         }
     }
 
-    static func describe(_ error: DecodingError, in data: Data) -> KubeDecodingError {
+    public static func describe(_ error: DecodingError, in data: Data) -> KubeDecodingError {
         let (path, reason): ([any CodingKey], String) = switch error {
         case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): (c.codingPath, c.debugDescription)
         case .keyNotFound(let k, let c): (c.codingPath + [k], "required field is missing")

@@ -133,17 +133,10 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible, 
         }
     }
 
-    public var family: Family {
+    public var family: IPFamily {
         switch self {
-        case .v4: .ip
-        case .v6: .ip6
-        }
-    }
-
-    public var value: Value {
-        switch self {
-        case .v4(let a): .ipv4(a)
-        case .v6(let a): .ipv6(a)
+        case .v4: .v4
+        case .v6: .v6
         }
     }
 

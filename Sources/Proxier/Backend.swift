@@ -1,4 +1,0 @@
-import NFTables
-import Netfilter
-
-extension NFTablesConnection: RulesetBackend {}
