@@ -1,6 +1,6 @@
-import NFTables
 import Netfilter
 import NetworkTypes
+import NFTables
 import Proxier
 import ProxyCore
 

@@ -1,5 +1,5 @@
-import KubeModels
 import KubeAPI
+import KubeModels
 import NIOCore
 import NIOHTTP1
 import NIOSSL

@@ -1,6 +1,6 @@
-import KubeModels
 import Crypto
 import Foundation
+import KubeModels
 import X509
 
 /// A throw-away CA and a server certificate for 127.0.0.1 / ::1 / localhost, made at start-up.

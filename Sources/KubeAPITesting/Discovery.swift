@@ -1,5 +1,5 @@
-import KubeModels
 import KubeAPI
+import KubeModels
 import NIOCore
 
 /// The discovery documents clients such as kubectl read before anything else.

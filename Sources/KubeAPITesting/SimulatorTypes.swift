@@ -1,5 +1,5 @@
-import KubeModels
 import KubeAPI
+import KubeModels
 import NIOCore
 
 /// A request the simulator answered, for tests to assert on.

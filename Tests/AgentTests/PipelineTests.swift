@@ -1,7 +1,7 @@
 import Agent
 import KubeModels
-import NFTables
 import NetworkTypes
+import NFTables
 import ProxyCore
 import Testing
 

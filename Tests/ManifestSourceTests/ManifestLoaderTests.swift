@@ -1,9 +1,9 @@
 import Foundation
 import KubeModels
+@testable import ManifestSource
 import NetworkTypes
 import ProxyCore
 import Testing
-@testable import ManifestSource
 
 /// The fixture folder, copied into the test bundle.
 let fixtures: String = {

@@ -1,5 +1,5 @@
-@testable import NFTables
 import NetworkTypes
+@testable import NFTables
 import Testing
 
 /// Addresses print exactly as nft prints them (glibc's inet_ntop), and parsing refuses what

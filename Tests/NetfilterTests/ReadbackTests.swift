@@ -1,5 +1,5 @@
-import NFTables
 import Netfilter
+import NFTables
 import SluiceTestSupport
 import Testing
 

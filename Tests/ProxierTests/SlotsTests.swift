@@ -1,8 +1,8 @@
+import NetworkTypes
 import NFTables
 @testable import Proxier
 import ProxyCore
 import Testing
-import NetworkTypes
 
 @Suite("Slots: weights become numgen slots, and slots stay with their endpoints")
 struct SlotsTests {

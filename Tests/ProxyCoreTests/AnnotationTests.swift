@@ -1,6 +1,6 @@
 import KubeModels
-import Testing
 @testable import ProxyCore
+import Testing
 
 /// Sluice's annotations: `sluice.dev/weight` on slices, `load-balancing`, `maglev-hash` and
 /// `traffic-split` on Services.

@@ -1,6 +1,6 @@
 import KubeModels
-import Testing
 @testable import ProxyCore
+import Testing
 
 /// The endpoint lists of the one port `ns/web:http` (IPv4), as kube-proxy's CategorizeEndpoints
 /// and the proxier's internal/external policy choice produce them.

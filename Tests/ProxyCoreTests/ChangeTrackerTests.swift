@@ -1,7 +1,7 @@
 import KubeModels
 import NetworkTypes
-import Testing
 @testable import ProxyCore
+import Testing
 
 /// The tracker reports exactly the service ports whose ServicePortInfo changed.
 @Suite struct ChangeTrackerTests {

@@ -1,7 +1,7 @@
 import KubeModels
 import NetworkTypes
-import Testing
 @testable import ProxyCore
+import Testing
 
 /// EndpointSlices → endpoints per service port, as kube-proxy's EndpointSliceCache merges them.
 struct SliceCase: Sendable, CustomTestStringConvertible {

@@ -1,7 +1,7 @@
 import KubeModels
 import NetworkTypes
-import Testing
 @testable import ProxyCore
+import Testing
 
 /// Service → frontends, as kube-proxy's newBaseServiceInfo and serviceToServiceMap build them.
 /// No slices here: every port has no endpoints.

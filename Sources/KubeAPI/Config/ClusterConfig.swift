@@ -1,5 +1,5 @@
-import KubeModels
 import Foundation
+import KubeModels
 
 /// Where the API server is, how to trust it and how to authenticate: what the in-cluster
 /// and kubeconfig loaders produce. Its description never shows a credential.

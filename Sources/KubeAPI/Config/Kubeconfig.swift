@@ -1,5 +1,5 @@
-import KubeModels
 import Foundation
+import KubeModels
 import Logging
 import Yams
 
