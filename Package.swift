@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries: libnftnl + libmnl through pkg-config; apt names for a fresh machine.
@@ -109,8 +110,9 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "KubeModels", "NetworkTypes", "ProxyCore", "Proxier", "NFTables", "Netfilter", "ManifestSource",
+                "KubeModels", "KubeAPI", "NetworkTypes", "ProxyCore", "Proxier", "NFTables", "Netfilter", "ManifestSource",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -121,8 +123,10 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Agent", "NetworkTypes", "ProxyCore", "Proxier",
+                "Agent", "NetworkTypes", "ProxyCore", "Proxier", "KubeAPI",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

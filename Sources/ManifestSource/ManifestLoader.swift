@@ -35,6 +35,14 @@ public enum ManifestLoader {
         return reader.manifests
     }
 
+    /// The manifest files under `paths` (what `load` reads), each folder's files in name
+    /// order; a file given by name is read whatever its extension. Paths that do not exist
+    /// are left out.
+    public static func files(_ paths: [String]) -> [String] {
+        var errors: [ManifestError] = []
+        return files(paths, errors: &errors)
+    }
+
     /// The manifest files under `paths`, each folder's files in name order; a file given
     /// by name is read whatever its extension.
     static func files(_ paths: [String], errors: inout [ManifestError]) -> [String] {

@@ -103,6 +103,10 @@ private struct RulesetDiff {
             }
         }
         flushed = flushed.filter { newTables.contains($0.table) }
+        // Kept chains that lost every rule (`nft flush chain`) need no flush, only their rules.
+        let emptied = Set(new.chains.lazy.map(\.id).filter { id in
+            oldChains[id] != nil && (oldRules[id] ?? []).isEmpty && !(newRules[id] ?? []).isEmpty
+        })
 
         // 1, 2
         for t in new.tables where !oldTables.contains(t.id) { tx.add(t) }
@@ -137,7 +141,8 @@ private struct RulesetDiff {
 
         // 7, 8
         for (id, adds) in elementAdds { tx.add(adds, to: id.name, in: id.table) }
-        for c in new.chains where flushed.contains(c.id) || oldChains[c.id] == nil || recreatedChains.contains(c.id) {
+        for c in new.chains where flushed.contains(c.id) || emptied.contains(c.id) || oldChains[c.id] == nil
+            || recreatedChains.contains(c.id) {
             for r in newRules[c.id] ?? [] { tx.add(r) }
         }
 

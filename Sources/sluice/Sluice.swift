@@ -1,12 +1,12 @@
 import ArgumentParser
 
 @main
-struct Sluice: ParsableCommand {
+struct Sluice: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A Kubernetes node agent that programs nftables through netlink.",
         version: SluiceVersion.string,
-        subcommands: [Apply.self, Diff.self, Cleanup.self, Version.self]
+        subcommands: [AgentCommand.self, Apply.self, Diff.self, Cleanup.self, Version.self]
     )
 }
 

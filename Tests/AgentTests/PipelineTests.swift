@@ -64,7 +64,7 @@ struct PipelineTests {
     func refusedPartialSync() throws {
         var (pipeline, backend, kernel) = try synced()
         let before = kernel.ruleset.normalized
-        kernel.refuseWith = Refused()
+        kernel.refuse(with: Refused())
         pipeline.record(StoreEvent<Service>.deleted(service("api", "10.96.0.11")))
         let failed = pipeline.sync()
         #expect(failed.failure?.description == "the kernel refused the batch (injected)")
@@ -76,7 +76,7 @@ struct PipelineTests {
         #expect(stillRefused.kind == .full && !stillRefused.succeeded)
         #expect(backend.believedRuleset.normalized == before)
 
-        kernel.refuseWith = nil
+        kernel.refuse(with: nil)
         let recovered = pipeline.sync()
         #expect(recovered.kind == .full && recovered.succeeded && !pipeline.needsFullSync)
         #expect(!kernel.ruleset.nftText.contains("10.96.0.11"))

@@ -48,6 +48,11 @@ struct DiffTests {
     static let cases: [Case] = [
         Case(name: "unchanged", old: base, new: base, commands: ""),
         Case(
+            name: "a chain emptied behind our back (nft flush chain) gets its rules back",
+            old: modified { $0.rules.removeAll { $0.chain.name == "svc-b" } },
+            new: base,
+            commands: "add rule ip sluice svc-b meta l4proto tcp dnat to 10.1.0.2:8080\n"),
+        Case(
             name: "reordered but equal",
             old: base,
             new: modified {
