@@ -148,7 +148,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["Agent", "Proxier", "ProxyCore", "NetworkTypes", "NFTables", "Netfilter", "SluiceTestSupport"],
+            dependencies: ["Agent", "Proxier", "ProxyCore", "NetworkTypes", "NFTables", "Netfilter", "SluiceTestSupport",
+                           "KubeAPI", "KubeAPITesting", "KubeModels"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeModels", "NetworkTypes"], swiftSettings: swiftSettings),

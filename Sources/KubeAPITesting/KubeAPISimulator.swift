@@ -304,6 +304,21 @@ public final class KubeAPISimulator: Sendable {
         state.withLock { $0.failures.append(Failure(remaining: count, status: status, retryAfterSeconds: retryAfterSeconds, match: matching)) }
     }
 
+    /// Forgets every scripted failure not yet served.
+    public func clearFailures() {
+        state.withLock { $0.failures.removeAll() }
+    }
+
+    /// Ends every open watch (the connection closes, as when the server goes away); clients
+    /// may resume from their last resourceVersion.
+    public func endOpenWatches() {
+        let sinks = state.withLock { s in
+            defer { s.watchers.removeAll() }
+            return s.watchers.values.map(\.sink)
+        }
+        for sink in sinks { sink.end() }
+    }
+
     /// The next `count` watches are cut (connection dropped, no clean end) after `events` events.
     public func dropNextWatches(afterEvents events: Int, count: Int = 1) {
         state.withLock { $0.watchDrops.append(contentsOf: Array(repeating: events, count: count)) }
