@@ -149,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: ["Agent", "Proxier", "ProxyCore", "NetworkTypes", "NFTables", "Netfilter", "SluiceTestSupport",
-                           "KubeAPI", "KubeAPITesting", "KubeModels"],
+                           "KubeAPI", "KubeAPITesting", "KubeModels", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeModels", "NetworkTypes"], swiftSettings: swiftSettings),

@@ -11,7 +11,8 @@ struct NodeOptions: ParsableArguments {
     @Option(help: "A YAML config file (nodeName, nodeIPs, zone, clusterCIDRs, serviceCIDRs, nodePortAddresses, masqueradeAll, masqueradeBit, proxyName).")
     var config: String?
 
-    @Option(help: "This node's name (endpoints with this nodeName are local).")
+    @Option(name: [.customLong("hostname-override"), .customLong("node-name")],
+            help: "This node's name (endpoints with this nodeName are local; default: the host name).")
     var nodeName: String?
 
     @Option(help: "A node IP (repeat for dual-stack).")

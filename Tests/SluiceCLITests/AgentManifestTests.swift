@@ -33,12 +33,12 @@ final class AgentProcess {
 
 @Suite("sluice agent --manifests: follows files live, on packets", .serialized)
 struct AgentManifestTests {
-    @Test("an edit carries traffic within a second; a broken edit keeps the last good rules; SIGTERM leaves them; a restart sends nothing")
+    @Test("an edit carries traffic within a second; a flushed table is repaired; a broken edit keeps the last good rules; SIGTERM leaves them; a restart sends nothing")
     func followsManifests() throws {
         let rig = try ProxyRig()
         defer { rig.delete() }
         let dir = try manifestDir()
-        let agent = try AgentProcess(in: rig.node, ["--manifests", dir, "--log-level", "debug"] + nodeFlags)
+        let agent = try AgentProcess(in: rig.node, ["--manifests", dir, "--log-level", "debug", "--sync-period", "1s"] + nodeFlags)
         let landed = { () throws -> Set<String> in
             Set(try rig.connect(from: rig.client, to: "10.96.0.10", port: 80, count: 20).map { String($0.prefix { $0 != " " }) })
         }
@@ -52,6 +52,12 @@ struct AgentManifestTests {
         }
         #expect((programmed ?? 99) < 1.0, "the new endpoint is in the kernel within a second (took \(programmed ?? -1) s)")
         #expect(try landed() == ["10.1.0.4:8080", "10.1.0.3:8080"])
+
+        // Someone flushes the table: the periodic check (every second here) puts it back.
+        try rig.node.exec(["nft", "flush", "table", "ip", "sluice"])
+        #expect(try landed() != ["10.1.0.4:8080", "10.1.0.3:8080"])
+        #expect(try waitFor(5) { try landed() == ["10.1.0.4:8080", "10.1.0.3:8080"] } != nil, "repaired")
+        #expect(agent.output.contains("repaired drift in the kernel"))
 
         // A broken edit: reported with its file, and the last good rules keep serving.
         try "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\nspec: {ports: [{port: 70000x}]}\n"

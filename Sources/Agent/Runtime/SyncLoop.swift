@@ -1,5 +1,6 @@
 import KubeModels
 import Logging
+import NetworkTypes
 import ProxyCore
 import ServiceLifecycle
 import Synchronization
