@@ -122,6 +122,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // ProxyCore state → IPVS virtual services, the dummy interface's addresses; the IPVS backend.
+        .target(name: "IPVSProxier", dependencies: ["ProxyCore", "IPVS", "NFTables", "Netfilter"], swiftSettings: swiftSettings),
+
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
 
@@ -144,11 +147,11 @@ let package = Package(
             dependencies: ["NFTables", "NetworkTypes", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "NFTables"], swiftSettings: swiftSettings),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "NFTables"], swiftSettings: swiftSettings),
         // Run inside a kernel with IPVS (Tests/vm/run.sh); on a kernel without it they are skipped.
         .testTarget(
             name: "IPVSKernelTests",
-            dependencies: ["IPVS", "Netfilter", "NFTables", "SluiceTestSupport"],
+            dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "Netfilter", "NFTables", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: swiftSettings),

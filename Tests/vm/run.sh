@@ -136,7 +136,9 @@ flock -u 9
 script=$(mktemp "$cache/command.XXXXXX")
 {
   echo "cd $(printf %q "$PWD") || exit 125"
-  echo "export PATH=$(printf %q "$PATH") HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8"
+  # The distribution's tools only: per-user shims (pyenv's python3 is a shell script that
+  # walks dozens of files) cost seconds per call over 9p under emulation.
+  echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp TMPDIR=/tmp LANG=C.UTF-8"
   for v in $(compgen -v | grep -E '^SLUICE_' || true); do
     echo "export $v=$(printf %q "${!v}")"
   done
@@ -157,7 +159,7 @@ timeout --foreground "$timeout_s" "$qemu" \
   -display none -nodefaults -no-user-config -no-reboot -serial stdio -monitor none \
   -kernel "$vmlinux" -initrd "$initrd" -append "$append" \
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
-  -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null | tr -d '\r' | tee "$log"
+  -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null | sed -u 's/\r$//' | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 
