@@ -46,7 +46,9 @@ let package = Package(
         // libipset through pkg-config (the IPVS backend's sets).
         .systemLibrary(name: "CIPSet", pkgConfig: "libipset", providers: [.apt(["libipset-dev"])]),
         // Macros and variadics Swift cannot call, as prefixed functions.
-        .target(name: "CSluiceShims", dependencies: ["CNetfilter", "CIPSet"]),
+        .target(name: "CSluiceShims", dependencies: ["CNetfilter"]),
+        // libipset's variadic callbacks and the set-index getsockopt, as prefixed functions.
+        .target(name: "CIPSetShims", dependencies: ["CIPSet"]),
 
         // Addresses, prefixes, IP families and transport protocols: what every backend shares.
         .target(name: "NetworkTypes", swiftSettings: swiftSettings),
@@ -60,7 +62,7 @@ let package = Package(
         // The only Swift module that sees C pointers: netlink batches and readback.
         .target(
             name: "Netfilter",
-            dependencies: ["NFTables", "IPVS", "CNetfilter", "CIPSet", "CSluiceShims"],
+            dependencies: ["NFTables", "NetworkTypes", "IPVS", "CNetfilter", "CSluiceShims", "CIPSetShims"],
             swiftSettings: swiftSettings
         ),
 
@@ -123,7 +125,7 @@ let package = Package(
         ),
 
         // ProxyCore state → IPVS virtual services, the dummy interface's addresses; the IPVS backend.
-        .target(name: "IPVSProxier", dependencies: ["ProxyCore", "IPVS", "NFTables", "Netfilter"], swiftSettings: swiftSettings),
+        .target(name: "IPVSProxier", dependencies: ["ProxyCore", "IPVS", "NetworkTypes", "Netfilter"], swiftSettings: swiftSettings),
 
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
@@ -147,11 +149,11 @@ let package = Package(
             dependencies: ["NFTables", "NetworkTypes", "Netfilter", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "NFTables"], swiftSettings: swiftSettings),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "NetworkTypes"], swiftSettings: swiftSettings),
         // Run inside a kernel with IPVS (Tests/vm/run.sh); on a kernel without it they are skipped.
         .testTarget(
             name: "IPVSKernelTests",
-            dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "Netfilter", "NFTables", "SluiceTestSupport"],
+            dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "Netfilter", "NetworkTypes", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: swiftSettings),

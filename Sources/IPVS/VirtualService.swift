@@ -1,4 +1,4 @@
-import NFTables
+import NetworkTypes
 
 /// What the IPVS module of a kernel holds, as plain values: virtual services, each with its
 /// destinations (real servers). Backend-neutral: `Netfilter` writes and reads these through
@@ -18,7 +18,7 @@ public struct VirtualServiceKey: Hashable, Sendable, Comparable, CustomStringCon
         self.port = port
     }
 
-    public var family: Family { address.family }
+    public var family: IPFamily { address.family }
 
     /// `TCP 10.0.0.1:80`, `UDP [fd00::1]:53`: as ipvsadm names a service.
     public var description: String {
@@ -87,7 +87,7 @@ public struct VirtualService: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Per-client granularity, which is also what the kernel reports for a service without persistence.
-    public static func defaultNetmask(_ family: Family) -> UInt32 { family == .ip6 ? 128 : 0xffff_ffff }
+    public static func defaultNetmask(_ family: IPFamily) -> UInt32 { family == .v6 ? 128 : 0xffff_ffff }
 
     /// Client-address affinity for `seconds`, as kube-proxy's sessionAffinity ClientIP.
     public static func persistent(_ key: VirtualServiceKey, scheduler: IPVSScheduler, seconds: UInt32) -> VirtualService {
@@ -150,7 +150,7 @@ public struct Destination: Hashable, Sendable, CustomStringConvertible {
 struct Endpoint: CustomStringConvertible {
     var address: IPAddress
     var port: UInt16
-    var description: String { address.family == .ip6 ? "[\(address)]:\(port)" : "\(address):\(port)" }
+    var description: String { address.family == .v6 ? "[\(address)]:\(port)" : "\(address):\(port)" }
 }
 
 public enum IPVSProtocolName {

@@ -1,6 +1,6 @@
 import Glibc
 import IPVS
-import NFTables
+import NetworkTypes
 import Netfilter
 import ProxyCore
 

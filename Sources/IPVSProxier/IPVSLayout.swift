@@ -1,5 +1,5 @@
 import IPVS
-import NFTables
+import NetworkTypes
 import ProxyCore
 
 /// What IPVS must hold for a set of service ports, as kube-proxy's IPVS mode lays it out: one
@@ -39,7 +39,7 @@ public struct IPVSLayout: Sendable {
     }
 
     func add(_ port: ServicePortInfo, to d: inout Desired) {
-        let family: Family = port.family.nftFamily
+        let family: IPFamily = port.family
         let proto = port.name.protocol.number
         var frontends: [(VirtualServiceKey, [Endpoint], onDummy: Bool)] = []
         if let clusterIP = port.clusterIP {

@@ -2,6 +2,7 @@ import CNetfilter
 import Glibc
 import IPVS
 import NFTables
+import NetworkTypes
 
 /// The kernel's IPVS table over generic netlink (family "IPVS"), in the network namespace of
 /// the thread that opens it: virtual services and destinations added, edited, deleted and
@@ -188,7 +189,7 @@ extension IPVSConnection {
         }
     }
 
-    static func addressFamily(_ f: Family) -> UInt16 { UInt16(f == .ip6 ? AF_INET6 : AF_INET) }
+    static func addressFamily(_ f: IPFamily) -> UInt16 { UInt16(f == .v6 ? AF_INET6 : AF_INET) }
 
     /// The kernel keeps addresses in a 16-byte union (nf_inet_addr); IPv4 fills its first 4.
     static func putAddress(_ a: IPAddress, type: Int32, into nlh: UnsafeMutablePointer<nlmsghdr>) {
@@ -250,9 +251,9 @@ extension IPVSConnection {
         case malformed(String)
     }
 
-    static func decodeAddress(_ a: NetlinkAttributes.Attribute?, family: Family) -> IPAddress? {
+    static func decodeAddress(_ a: NetlinkAttributes.Attribute?, family: IPFamily) -> IPAddress? {
         guard let a, a.payload.count >= 4 else { return nil }
-        if family == .ip6 {
+        if family == .v6 {
             guard a.payload.count >= 16 else { return nil }
             return IPv6Address(bytes: Array(a.payload.prefix(16))).map(IPAddress.v6)
         }
@@ -281,7 +282,7 @@ extension IPVSConnection {
         guard let af, let proto, let port, let sched else {
             return .malformed("a virtual service without family, protocol, port or scheduler")
         }
-        let family: Family = Int32(af) == AF_INET6 ? .ip6 : .ip
+        let family: IPFamily = Int32(af) == AF_INET6 ? .v6 : .v4
         guard let address = decodeAddress(addr, family: family) else {
             return .malformed("a virtual service without a valid address")
         }
@@ -292,7 +293,7 @@ extension IPVSConnection {
             timeout: timeout, netmask: netmask))
     }
 
-    static func decodeDestination(_ attrs: NetlinkAttributes, family serviceFamily: Family) -> Destination? {
+    static func decodeDestination(_ attrs: NetlinkAttributes, family serviceFamily: IPFamily) -> Destination? {
         var port: UInt16?, weight: UInt32 = 0, forward: UInt32 = 0, upper: UInt32 = 0, lower: UInt32 = 0
         var af: UInt16?
         var addr: NetlinkAttributes.Attribute?
@@ -308,7 +309,7 @@ extension IPVSConnection {
             default: break
             }
         }
-        let family = af.map { Int32($0) == AF_INET6 ? Family.ip6 : .ip } ?? serviceFamily
+        let family = af.map { Int32($0) == AF_INET6 ? IPFamily.v6 : .v4 } ?? serviceFamily
         guard let port, let address = decodeAddress(addr, family: family) else { return nil }
         return Destination(address: address, port: port, weight: weight,
                            forward: ForwardMethod(rawValue: forward & 0x7) ?? .masquerade,

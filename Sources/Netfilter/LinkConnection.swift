@@ -1,6 +1,7 @@
 import CNetfilter
 import Glibc
 import NFTables
+import NetworkTypes
 
 /// Interfaces and their addresses through rtnetlink, in the network namespace of the thread
 /// that opens it: what the IPVS backend needs to hold virtual addresses on a dummy interface
@@ -109,7 +110,7 @@ public final class LinkConnection {
             if !delete { nlh.pointee.nlmsg_flags = UInt16(NLM_F_CREATE | NLM_F_REPLACE) }
             guard let raw = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<ifaddrmsg>.size) else { return }
             let ifa = raw.assumingMemoryBound(to: ifaddrmsg.self)
-            let v6 = address.family == .ip6
+            let v6 = address.family == .v6
             ifa.pointee.ifa_family = UInt8(v6 ? AF_INET6 : AF_INET)
             ifa.pointee.ifa_prefixlen = v6 ? 128 : 32
             // No duplicate address detection: the address is the node's own virtual one.

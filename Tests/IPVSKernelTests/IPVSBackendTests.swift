@@ -1,6 +1,6 @@
 import IPVS
 import IPVSProxier
-import NFTables
+import NetworkTypes
 import Netfilter
 import ProxyCore
 import SluiceTestSupport

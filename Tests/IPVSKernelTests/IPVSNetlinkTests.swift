@@ -1,6 +1,6 @@
 import IPVS
 import Netfilter
-import NFTables
+import NetworkTypes
 import SluiceTestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 import Foundation
 import IPVS
-import NFTables
+import NetworkTypes
 import Netfilter
 import SluiceTestSupport
 import Testing

@@ -1,6 +1,6 @@
 import Foundation
 import IPVS
-import NFTables
+import NetworkTypes
 
 /// These tests need a kernel with IPVS: Tests/vm/run.sh boots one (`make test-vm`) with ip_vs
 /// loaded. On a kernel without it (this project's machines) they are skipped.

@@ -1,5 +1,5 @@
 import IPVS
-import NFTables
+import NetworkTypes
 import Testing
 
 private func key(_ a: String, _ port: UInt16) -> VirtualServiceKey {

@@ -16,7 +16,7 @@
 #include <libipset/session.h>
 #include <libipset/types.h>
 #include <libipset/linux_ip_set.h>
-#include "CSluiceShims.h"
+#include "CIPSetShims.h"
 
 struct sluice_ipset {
     struct ipset *ipset;
