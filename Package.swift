@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KubeModels", targets: ["KubeModels"]),
         .library(name: "NFTables", targets: ["NFTables"]),
         .library(name: "Netfilter", targets: ["Netfilter"]),
+        .library(name: "IPVS", targets: ["IPVS"]),
         .library(name: "KubeAPI", targets: ["KubeAPI"]),
         .library(name: "KubeAPITesting", targets: ["KubeAPITesting"]),
         .library(name: "SluiceTestSupport", targets: ["SluiceTestSupport"]),
@@ -42,8 +43,12 @@ let package = Package(
             pkgConfig: "libnftnl libmnl",
             providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
         ),
+        // libipset through pkg-config (the IPVS backend's sets).
+        .systemLibrary(name: "CIPSet", pkgConfig: "libipset", providers: [.apt(["libipset-dev"])]),
         // Macros and variadics Swift cannot call, as prefixed functions.
         .target(name: "CSluiceShims", dependencies: ["CNetfilter"]),
+        // libipset's variadic callbacks and the set-index getsockopt, as prefixed functions.
+        .target(name: "CIPSetShims", dependencies: ["CIPSet"]),
 
         // Addresses, prefixes, IP families and transport protocols: what every backend shares.
         .target(name: "NetworkTypes", swiftSettings: swiftSettings),
@@ -52,10 +57,12 @@ let package = Package(
 
         // Pure Swift model of an nftables ruleset: values, transaction, rendering, diff.
         .target(name: "NFTables", dependencies: ["NetworkTypes"], swiftSettings: swiftSettings),
+        // Pure Swift model of the kernel's IPVS table and Sluice's ipsets: values and their diff.
+        .target(name: "IPVS", dependencies: ["NetworkTypes"], swiftSettings: swiftSettings),
         // The only Swift module that sees C pointers: netlink batches and readback.
         .target(
             name: "Netfilter",
-            dependencies: ["NFTables", "CNetfilter", "CSluiceShims"],
+            dependencies: ["NFTables", "NetworkTypes", "IPVS", "CNetfilter", "CSluiceShims", "CIPSetShims"],
             swiftSettings: swiftSettings
         ),
 
@@ -117,6 +124,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // ProxyCore state → IPVS virtual services, the dummy interface's addresses; the IPVS backend.
+        .target(name: "IPVSProxier", dependencies: ["ProxyCore", "IPVS", "NetworkTypes", "Netfilter"], swiftSettings: swiftSettings),
+
         // Helpers for tests: private network namespaces, running commands.
         .target(name: "SluiceTestSupport", dependencies: ["CSluiceShims"], swiftSettings: swiftSettings),
 
@@ -137,6 +147,13 @@ let package = Package(
         .testTarget(
             name: "NetfilterTests",
             dependencies: ["NFTables", "NetworkTypes", "Netfilter", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "IPVSTests", dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "NetworkTypes"], swiftSettings: swiftSettings),
+        // Run inside a kernel with IPVS (Tests/vm/run.sh); on a kernel without it they are skipped.
+        .testTarget(
+            name: "IPVSKernelTests",
+            dependencies: ["IPVS", "IPVSProxier", "ProxyCore", "Netfilter", "NetworkTypes", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: swiftSettings),

@@ -10,6 +10,8 @@ packages=(
   iptables ipset conntrack               # comparison benchmarks, UDP conntrack cleanup
   iproute2 kmod procps                   # network namespaces, veth pairs in tests
   python3                                # the small TCP listeners and clients of packet tests
+  qemu-system-x86 busybox-static         # the IPVS tests boot a Debian kernel (Tests/vm/run.sh)
+  ipvsadm                                # IPVS readback cross-check and the ipvsadm --restore figure
 )
 
 missing=()

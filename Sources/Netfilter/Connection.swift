@@ -5,22 +5,20 @@ import NFTables
 /// A connection to nf_tables in the network namespace of the thread that opens it.
 /// Not shareable across tasks: the owner (an actor in the agent) serialises its use.
 public final class NFTablesConnection {
-    private let socket: NetlinkSocket
-    private var seq: UInt32
+    private let channel: NetlinkChannel
     /// The largest batch sent as one message. The kernel caps a socket's send buffer at
     /// INT_MAX/2; a larger transaction must be split by the caller.
     public var maxBatchBytes: Int = 1 << 30
     /// How long to wait for the kernel's answer to a batch or dump.
-    public var answerTimeoutMillis: Int32 = 300_000
-    private var receiveBuffer: UnsafeMutableRawBufferPointer
-
-    public init() throws(NetfilterError) {
-        socket = try NetlinkSocket()
-        seq = UInt32(truncatingIfNeeded: time(nil))
-        receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+    public var answerTimeoutMillis: Int32 {
+        get { channel.answerTimeoutMillis }
+        set { channel.answerTimeoutMillis = newValue }
     }
 
-    deinit { receiveBuffer.deallocate() }
+    public init() throws(NetfilterError) {
+        channel = try NetlinkChannel(protocol: NETLINK_NETFILTER, name: "NETLINK_NETFILTER")
+        channel.answerTimeoutMillis = 300_000
+    }
 
     /// Size in bytes of the batch `transaction` encodes to (encodes it, sends nothing).
     public static func encodedSize(of transaction: Transaction) throws(NetfilterError) -> Int {
@@ -45,19 +43,19 @@ public final class NFTablesConnection {
     public func apply(_ transaction: Transaction) throws(NetfilterError) {
         let commands = try Self.validated(transaction)
         guard !commands.isEmpty else { return }
-        var enc = Encoder(firstSeq: seq)
+        var enc = Encoder(firstSeq: channel.seq)
         enc.begin()
         for (i, c) in commands.enumerated() { enc.encode(c, index: i) }
         let ackSeq = enc.requestAckOnLastCommand()
         enc.end()
-        seq = enc.nextSeq &+ 1
+        channel.reserveSequence(through: enc.nextSeq)
         let length = enc.buffer.length
         guard length <= maxBatchBytes else {
             throw NetfilterError(kind: .batchTooLarge(bytes: length, limit: maxBatchBytes),
                                  object: "the batch of \(commands.count) commands")
         }
-        try socket.ensureSendBuffer(length)
-        try socket.send(enc.buffer.base, length)
+        try channel.socket.ensureSendBuffer(length)
+        try channel.socket.send(enc.buffer.base, length)
         guard let ackSeq else { return }
         try awaitAck(lastSeq: ackSeq, firstSeq: enc.firstSeq, origins: enc.origins, commands: commands)
     }
@@ -70,10 +68,9 @@ public final class NFTablesConnection {
         var firstError: NetfilterError?
         var done = false
         while !done {
-            let n = try socket.receive(into: receiveBuffer, timeoutMillis: answerTimeoutMillis)
-            try forEachMessage(n) { (nlh: UnsafePointer<nlmsghdr>) throws(NetfilterError) in
+            try channel.receiveMessages { (nlh: UnsafePointer<nlmsghdr>) throws(NetfilterError) in
                 guard nlh.pointee.nlmsg_type == UInt16(NLMSG_ERROR) else { return }
-                let (err, text) = Self.parseError(nlh)
+                let (err, text) = NetlinkChannel.parseError(nlh)
                 let s = nlh.pointee.nlmsg_seq
                 if err != 0 && firstError == nil {
                     let index = Int(s &- firstSeq)
@@ -88,38 +85,6 @@ public final class NFTablesConnection {
         if let firstError { throw firstError }
     }
 
-    private func forEachMessage(_ count: Int, _ body: (UnsafePointer<nlmsghdr>) throws(NetfilterError) -> Void) throws(NetfilterError) {
-        guard let base = receiveBuffer.baseAddress else { return }
-        var remaining = Int32(count)
-        var p: UnsafePointer<nlmsghdr>? = UnsafePointer(base.assumingMemoryBound(to: nlmsghdr.self))
-        while let nlh = p, mnl_nlmsg_ok(nlh, remaining) {
-            try body(nlh)
-            p = UnsafePointer(mnl_nlmsg_next(nlh, &remaining))
-        }
-    }
-
-    /// errno (negative, 0 for an ack) and the extended-ack text of an NLMSG_ERROR message.
-    private static func parseError(_ nlh: UnsafePointer<nlmsghdr>) -> (Int32, String?) {
-        let payload = UnsafeRawPointer(nlh) + MemoryLayout<nlmsghdr>.size
-        let err = payload.loadUnaligned(as: Int32.self)
-        guard nlh.pointee.nlmsg_flags & UInt16(NLM_F_ACK_TLVS) != 0 else { return (err, nil) }
-        // With NETLINK_CAP_ACK the echoed request is its header alone.
-        var offset = MemoryLayout<nlmsghdr>.size + 4 + MemoryLayout<nlmsghdr>.size
-        let total = Int(nlh.pointee.nlmsg_len)
-        while offset + 4 <= total {
-            let attr = UnsafeRawPointer(nlh) + offset
-            let len = Int(attr.loadUnaligned(as: UInt16.self))
-            let type = attr.loadUnaligned(fromByteOffset: 2, as: UInt16.self) & 0x3fff
-            guard len >= 4, offset + len <= total else { break }
-            if type == UInt16(NLMSGERR_ATTR_MSG.rawValue) {
-                let bytes = UnsafeRawBufferPointer(start: attr + 4, count: len - 4)
-                return (err, String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self))
-            }
-            offset += (len + 3) & ~3
-        }
-        return (err, nil)
-    }
-
     // MARK: dumps
 
     /// Sends a dump request and hands each answer message to `body`. Returns false when the
@@ -129,38 +94,16 @@ public final class NFTablesConnection {
         payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil,
         _ body: (UnsafePointer<nlmsghdr>) throws(NetfilterError) -> Void
     ) throws(NetfilterError) -> Bool {
-        let request = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 16)
-        defer { request.deallocate() }
-        let mySeq = seq
-        seq &+= 1
-        let msgType = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(type.rawValue)
-        guard let nlh = nftnl_nlmsg_build_hdr(request.assumingMemoryBound(to: CChar.self), msgType, UInt16(family),
-                                              UInt16(NLM_F_DUMP | NLM_F_ACK), mySeq) else {
-            throw NetfilterError(kind: .protocolError, object: "could not build a dump request")
-        }
-        payload?(nlh)
-        try socket.send(request, Int(nlh.pointee.nlmsg_len))
-        var consistent = true
-        var done = false
-        while !done {
-            let n = try socket.receive(into: receiveBuffer, timeoutMillis: answerTimeoutMillis)
-            try forEachMessage(n) { (m: UnsafePointer<nlmsghdr>) throws(NetfilterError) in
-                guard m.pointee.nlmsg_seq == mySeq else { return }
-                if m.pointee.nlmsg_flags & UInt16(NLM_F_DUMP_INTR) != 0 { consistent = false }
-                switch Int32(m.pointee.nlmsg_type) {
-                case NLMSG_DONE:
-                    done = true
-                case NLMSG_ERROR:
-                    let (err, text) = Self.parseError(m)
-                    if err != 0 {
-                        throw NetfilterError(kind: .rejected, errno: -err, object: "dump request \(type)", kernelMessage: text)
-                    }
-                    done = true
-                default:
-                    try body(m)
-                }
+        try channel.dump(what: "request \(type)", build: { nlh in
+            nlh.pointee.nlmsg_type = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(type.rawValue)
+            nlh.pointee.nlmsg_flags = UInt16(NLM_F_ACK)
+            if let raw = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size) {
+                let nfg = raw.assumingMemoryBound(to: nfgenmsg.self)
+                nfg.pointee.nfgen_family = family
+                nfg.pointee.version = UInt8(NFNETLINK_V0)
+                nfg.pointee.res_id = 0
             }
-        }
-        return consistent
+            payload?(nlh)
+        }, body)
     }
 }

@@ -61,6 +61,7 @@ enum Errno {
         case 0: "success"
         case 1: "EPERM"
         case 2: "ENOENT"
+        case 3: "ESRCH"
         case 4: "EINTR"
         case 7: "E2BIG"
         case 9: "EBADF"

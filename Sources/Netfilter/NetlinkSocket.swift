@@ -2,16 +2,16 @@ import CNetfilter
 import CSluiceShims
 import Glibc
 
-/// A NETLINK_NETFILTER socket that owns its descriptor. It is opened in the network
-/// namespace of the calling thread and stays bound to it.
+/// A netlink socket (NETLINK_NETFILTER unless told otherwise) that owns its descriptor. It is
+/// opened in the network namespace of the calling thread and stays bound to it.
 final class NetlinkSocket {
     private let nl: OpaquePointer
     let portID: UInt32
     private var sendBufferSize = 0
 
-    init() throws(NetfilterError) {
-        guard let nl = mnl_socket_open(NETLINK_NETFILTER) else {
-            throw NetfilterError(kind: .system(call: "mnl_socket_open(NETLINK_NETFILTER)"), errno: Glibc.errno, object: "")
+    init(protocol: Int32 = NETLINK_NETFILTER, name: String = "NETLINK_NETFILTER") throws(NetfilterError) {
+        guard let nl = mnl_socket_open(`protocol`) else {
+            throw NetfilterError(kind: .system(call: "mnl_socket_open(\(name))"), errno: Glibc.errno, object: "")
         }
         self.nl = nl
         guard mnl_socket_bind(nl, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
