@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import KubeAPI
 import KubeModels
 import Logging
@@ -95,10 +92,12 @@ public struct ManifestFollower: ServiceLifecycle.Service {
 
     static func stamps(_ paths: [String]) -> [Stamp] {
         (ManifestLoader.files(paths) + paths).map { path in
-            var st = stat()
-            guard stat(path, &st) == 0 else { return Stamp(path: path, inode: 0, size: -1, modified: 0) }
-            return Stamp(path: path, inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                         modified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+            guard let a = try? FileManager.default.attributesOfItem(atPath: path) else {
+                return Stamp(path: path, inode: 0, size: -1, modified: 0)
+            }
+            let modified = (a[.modificationDate] as? Date).map { Int64($0.timeIntervalSince1970 * 1e9) } ?? 0
+            return Stamp(path: path, inode: (a[.systemFileNumber] as? NSNumber)?.uint64Value ?? 0,
+                         size: (a[.size] as? NSNumber)?.int64Value ?? 0, modified: modified)
         }
     }
 
