@@ -31,7 +31,10 @@ test-vm-run:
 	bash Tests/vm/run.sh --modules ip_vs -- "$$($(SWIFT) build --show-bin-path $(SWIFT_FLAGS))/sluicePackageTests.xctest" \
 		--testing-library swift-testing --filter IPVSKernelTests
 
-demo: build
+# The build's output stays in a log unless it fails: a newcomer sees the tour, not the compiler.
+demo: setup
+	@echo "building sluice (a few minutes the first time)..."
+	@log=$$(mktemp); if $(SWIFT) build --product sluice $(SWIFT_FLAGS) > $$log 2>&1; then rm -f $$log; else cat $$log; rm -f $$log; exit 1; fi
 	@bash scripts/demo.sh
 
 clean:

@@ -29,6 +29,8 @@ let package = Package(
                 "BenchShapes",
                 "ClusterShapes",
                 .product(name: "Agent", package: "sluice"),
+                .product(name: "KubeAPI", package: "sluice"),
+                .product(name: "KubeAPITesting", package: "sluice"),
                 .product(name: "KubeModels", package: "sluice"),
                 .product(name: "NetworkTypes", package: "sluice"),
                 .product(name: "NFTables", package: "sluice"),
@@ -37,6 +39,7 @@ let package = Package(
                 .product(name: "ProxyCore", package: "sluice"),
                 .product(name: "SluiceTestSupport", package: "sluice"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -150,6 +150,31 @@ public final class KubeAPISimulator: Sendable {
         )
     }
 
+    /// A kubeconfig for this simulator: its CA inline, a bearer token, one context.
+    public func kubeconfig(token: String) -> String {
+        let ca = Data((certificateAuthorityPEM ?? "").utf8).base64EncodedString()
+        return """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: sim
+              cluster:
+                server: \(baseURL)
+                certificate-authority-data: \(ca)
+            users:
+            - name: tester
+              user:
+                token: \(token)
+            contexts:
+            - name: sim
+              context:
+                cluster: sim
+                user: tester
+            current-context: sim
+
+            """
+    }
+
     // MARK: objects
 
     /// The current resourceVersion (of the last write).

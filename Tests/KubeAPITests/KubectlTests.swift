@@ -31,28 +31,8 @@ func runCommand(_ path: String, _ args: [String], environment: [String: String]?
 
 /// A kubeconfig for the simulator: CA inline, a bearer token, one context.
 func writeKubeconfig(for sim: KubeAPISimulator, token: String, in dir: URL) throws -> String {
-    let ca = Data((sim.certificateAuthorityPEM ?? "").utf8).base64EncodedString()
-    let yaml = """
-    apiVersion: v1
-    kind: Config
-    clusters:
-    - name: sim
-      cluster:
-        server: \(sim.baseURL)
-        certificate-authority-data: \(ca)
-    users:
-    - name: tester
-      user:
-        token: \(token)
-    contexts:
-    - name: sim
-      context:
-        cluster: sim
-        user: tester
-    current-context: sim
-    """
     let path = dir.appendingPathComponent("kubeconfig").path
-    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    try sim.kubeconfig(token: token).write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
 

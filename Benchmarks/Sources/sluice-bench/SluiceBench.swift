@@ -6,11 +6,11 @@ import Netfilter
 import SluiceTestSupport
 
 @main
-struct SluiceBench: ParsableCommand {
+struct SluiceBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice-bench",
         abstract: "Sluice's scale benchmarks, run side by side in private network namespaces.",
-        subcommands: [Load.self, LayoutsCommand.self, Phases.self, ApplyCommand.self]
+        subcommands: [Load.self, LayoutsCommand.self, Phases.self, ApplyCommand.self, AgentBenchCommand.self, ServeAPICommand.self]
     )
 }
 
