@@ -157,7 +157,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BalancingTests", dependencies: ["Balancing"], swiftSettings: swiftSettings),
-        .testTarget(name: "SluiceCLITests", dependencies: ["SluiceTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SluiceCLITests", dependencies: ["SluiceTestSupport", "KubeAPITesting", "KubeModels"], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ProxierTests",
             dependencies: ["Proxier", "ProxyCore", "NetworkTypes", "NFTables", "Netfilter", "Agent", "SluiceTestSupport"],

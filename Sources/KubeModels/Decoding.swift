@@ -66,7 +66,9 @@ public enum KubeDecoding {
             }
         }
         var value: String?
-        if let node {
+        if let text = node as? String {
+            value = text
+        } else if let node {
             if let d = try? JSONSerialization.data(withJSONObject: node, options: [.fragmentsAllowed, .sortedKeys]) {
                 let s = String(decoding: d, as: UTF8.self)
                 value = s.count > 80 ? String(s.prefix(77)) + "..." : s

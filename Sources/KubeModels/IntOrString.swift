@@ -33,4 +33,13 @@ public enum PortProtocol: String, Codable, Sendable, Hashable {
     case tcp = "TCP"
     case udp = "UDP"
     case sctp = "SCTP"
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let p = PortProtocol(rawValue: text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected TCP, UDP or SCTP")
+        }
+        self = p
+    }
 }

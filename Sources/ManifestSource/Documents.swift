@@ -7,8 +7,8 @@ enum Documents {
     /// Kubernetes models hold times as strings, and a Date is not a JSON value.
     static let resolver = Resolver.default.removing(.timestamp)
 
-    static func split(_ text: String, file: String, errors: inout [ManifestError]) -> [Any?] {
-        if file.lowercased().hasSuffix(".json") {
+    static func split(_ text: String, file: String, json: Bool? = nil, errors: inout [ManifestError]) -> [Any?] {
+        if json ?? file.lowercased().hasSuffix(".json") {
             do {
                 return [try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])]
             } catch {
@@ -81,6 +81,10 @@ enum Documents {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                  .composer(let context, let problem, let mark, _):
                 return "line \(mark.line), column \(mark.column): \(problem)" + (context.map { " \($0.text)" } ?? "")
+            case .reader(let problem, let offset, let value, _):
+                // Yams' description quotes the rest of the input (all of a binary file): say
+                // what is wrong and where, not what the file holds.
+                return "byte \(offset.map(String.init) ?? "?"): \(problem)" + (value >= 0 ? " (0x\(String(value, radix: 16)))" : "")
             default: return "\(e)"
             }
         }

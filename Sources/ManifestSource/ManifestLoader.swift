@@ -10,12 +10,27 @@ import KubeModels
 public enum ManifestLoader {
     static let extensions: Set<String> = ["yaml", "yml", "json"]
 
-    /// Loads every manifest under `paths`. Throws every error found, naming file, document
-    /// and field; on error nothing is returned, so a caller never acts on half its input.
+    /// What stands for standard input among the paths (`-`, or `/dev/stdin` as shells pass it).
+    public static let standardInput: Set<String> = ["-", "/dev/stdin"]
+
+    /// Loads every manifest under `paths` (`-`: standard input). An object that cannot be
+    /// read is skipped and named in `Manifests.skipped`; everything else is kept. Throws, with
+    /// every such error, when a path cannot be read or a file is not YAML or JSON at all:
+    /// then nothing is returned, so a caller never acts on a file it could not read.
     public static func load(paths: [String]) throws(ManifestErrors) -> Manifests {
         var errors: [ManifestError] = []
         var reader = Reader()
+        var stdinRead = false
         for file in files(paths, errors: &errors) {
+            if standardInput.contains(file) {
+                guard !stdinRead else { continue }
+                stdinRead = true
+                let data = FileHandle.standardInput.readDataToEndOfFile()
+                let text = String(decoding: data, as: UTF8.self)
+                let json = text.utf8.first { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09) }.map { $0 == 0x7b || $0 == 0x5b } ?? false
+                reader.read(text, file: "<stdin>", json: json, errors: &errors)
+                continue
+            }
             guard let data = FileManager.default.contents(atPath: file) else {
                 errors.append(ManifestError(location: ManifestLocation(file: file, document: 1), reason: "cannot read the file"))
                 continue
@@ -49,6 +64,10 @@ public enum ManifestLoader {
         var out: [String] = []
         let fm = FileManager.default
         for path in paths {
+            if standardInput.contains(path) {
+                out.append(path)
+                continue
+            }
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
                 errors.append(ManifestError(location: ManifestLocation(file: path, document: 1), reason: "no such file or directory"))
@@ -81,20 +100,36 @@ struct Reader {
     private var slices: [ObjectKey: (EndpointSlice, ManifestLocation)] = [:]
     private var nodes: [ObjectKey: (Node, ManifestLocation)] = [:]
     private var notes: [ManifestNote] = []
+    /// Objects that could not be read: skipped, the rest kept.
+    private var skipped: [ManifestError] = []
 
     var manifests: Manifests {
         Manifests(services: services.sorted { $0.key < $1.key }.map(\.value.0),
                   endpointSlices: slices.sorted { $0.key < $1.key }.map(\.value.0),
                   nodes: nodes.sorted { $0.key < $1.key }.map(\.value.0),
-                  notes: notes.sorted { $0.location < $1.location })
+                  notes: notes.sorted { $0.location < $1.location },
+                  skipped: skipped,
+                  locations: locations)
     }
 
-    mutating func read(_ text: String, file: String, errors: inout [ManifestError]) {
-        for (index, document) in Documents.split(text, file: file, errors: &errors).enumerated() {
+    /// Where each object kept came from.
+    private var locations: [ManifestObject: ManifestLocation] {
+        var out: [ManifestObject: ManifestLocation] = [:]
+        for (k, v) in services { out[ManifestObject(kind: "Service", key: k)] = v.1 }
+        for (k, v) in slices { out[ManifestObject(kind: "EndpointSlice", key: k)] = v.1 }
+        for (k, v) in nodes { out[ManifestObject(kind: "Node", key: k)] = v.1 }
+        return out
+    }
+
+    /// `json`: the text is JSON (default: when the file's name ends in .json).
+    mutating func read(_ text: String, file: String, json: Bool? = nil, errors: inout [ManifestError]) {
+        for (index, document) in Documents.split(text, file: file, json: json, errors: &errors).enumerated() {
             let location = ManifestLocation(file: file, document: index + 1)
             // An empty document (between two `---`) composes as null.
             guard let document, !(document is NSNull) else { continue }
-            add(document, at: location, errors: &errors)
+            var problems: [ManifestError] = []
+            add(document, at: location, errors: &problems)
+            skipped += problems
         }
     }
 
@@ -174,11 +209,15 @@ struct Reader {
             meta["namespace"] = "default"
             object["metadata"] = meta
         }
+        let meta = object["metadata"] as? [String: Any]
+        let ref = (meta?["name"] as? String).map { name in
+            ManifestObject(kind: kind, key: ObjectKey(namespace: namespaced ? (meta?["namespace"] as? String ?? "default") : "", name: name))
+        }
         let data: Data
         do {
             data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         } catch {
-            errors.append(ManifestError(location: location, object: kind, reason: "not representable as JSON: \(error)"))
+            errors.append(ManifestError(location: location, object: kind, reason: "not representable as JSON: \(error)", ref: ref))
             return nil
         }
         do {
@@ -190,7 +229,7 @@ struct Reader {
             return decoded
         } catch {
             errors.append(ManifestError(location: location, object: error.object.map { "\(kind) \($0)" } ?? kind,
-                                        field: error.field, value: error.value, reason: error.reason))
+                                        field: error.field, value: error.value, reason: error.reason, ref: ref))
             return nil
         }
     }

@@ -34,20 +34,24 @@ public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible 
     public var field: String
     public var value: String?
     public var reason: String
+    /// The object by kind, namespace and name, when the document names them.
+    public var ref: ManifestObject?
 
-    public init(location: ManifestLocation, object: String? = nil, field: String = "", value: String? = nil, reason: String) {
+    public init(location: ManifestLocation, object: String? = nil, field: String = "", value: String? = nil, reason: String,
+                ref: ManifestObject? = nil) {
         self.location = location
         self.object = object
         self.field = field
         self.value = value
         self.reason = reason
+        self.ref = ref
     }
 
     public var description: String {
         var s = "\(location)"
         if let object { s += " (\(object))" }
         if !field.isEmpty { s += ": field \(field)" }
-        if let value { s += " = \(value)" }
+        if let value { s += " = \(Excerpt.quoted(value))" }
         return s + ": \(reason)"
     }
 }
@@ -55,6 +59,7 @@ public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible 
 /// Every error of a load: nothing is used when any document is bad.
 public struct ManifestErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ManifestError]
+    public init(errors: [ManifestError]) { self.errors = errors }
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
@@ -65,17 +70,69 @@ public struct ManifestNote: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(location): \(message)" }
 }
 
+/// An object of the manifests by kind, namespace and name.
+public struct ManifestObject: Hashable, Sendable {
+    public var kind: String
+    public var key: ObjectKey
+
+    public init(kind: String, key: ObjectKey) {
+        self.kind = kind
+        self.key = key
+    }
+}
+
 /// The objects read from manifest files.
 public struct Manifests: Sendable {
     public var services: [Service] = []
     public var endpointSlices: [EndpointSlice] = []
     public var nodes: [Node] = []
     public var notes: [ManifestNote] = []
+    /// Objects (or documents) that could not be read, each with why; skipped, the rest kept.
+    public var skipped: [ManifestError] = []
+    /// Where each object came from.
+    public var locations: [ManifestObject: ManifestLocation] = [:]
 
-    public init(services: [Service] = [], endpointSlices: [EndpointSlice] = [], nodes: [Node] = [], notes: [ManifestNote] = []) {
+    public init(services: [Service] = [], endpointSlices: [EndpointSlice] = [], nodes: [Node] = [], notes: [ManifestNote] = [],
+                skipped: [ManifestError] = [], locations: [ManifestObject: ManifestLocation] = [:]) {
         self.services = services
         self.endpointSlices = endpointSlices
         self.nodes = nodes
         self.notes = notes
+        self.skipped = skipped
+        self.locations = locations
+    }
+
+    /// These manifests, with the objects they had to skip taken from `previous` (their last
+    /// good version) where it has them: what a follower of changing files keeps serving.
+    public func keepingSkipped(from previous: Manifests) -> Manifests {
+        var out = self
+        for ref in Set(skipped.compactMap(\.ref)) {
+            switch ref.kind {
+            case "Service":
+                if !out.services.contains(where: { $0.key == ref.key }), let old = previous.services.first(where: { $0.key == ref.key }) {
+                    out.services.append(old)
+                }
+            case "EndpointSlice":
+                if !out.endpointSlices.contains(where: { $0.key == ref.key }),
+                   let old = previous.endpointSlices.first(where: { $0.key == ref.key }) {
+                    out.endpointSlices.append(old)
+                }
+            case "Node":
+                if !out.nodes.contains(where: { $0.key == ref.key }), let old = previous.nodes.first(where: { $0.key == ref.key }) {
+                    out.nodes.append(old)
+                }
+            default:
+                break
+            }
+            if let at = previous.locations[ref] { out.locations[ref] = at }
+        }
+        return out
+    }
+
+    /// Where the object `kind` `namespace/name` came from.
+    public func location(of kind: String, _ object: String) -> ManifestLocation? {
+        let parts = object.split(separator: "/", maxSplits: 1).map(String.init)
+        let key = parts.count == 2 ? ObjectKey(namespace: parts[0], name: parts[1]) : ObjectKey(namespace: "", name: object)
+        return locations[ManifestObject(kind: kind, key: key)]
     }
 }

@@ -87,6 +87,18 @@ public final class NFTablesConnection {
 
     // MARK: dumps
 
+    /// What a dump reads, as an operator would say it.
+    static func readable(_ type: nf_tables_msg_types) -> String {
+        switch type {
+        case NFT_MSG_GETTABLE: "the nftables tables"
+        case NFT_MSG_GETCHAIN: "the nftables chains"
+        case NFT_MSG_GETRULE: "the nftables rules"
+        case NFT_MSG_GETSET: "the nftables sets"
+        case NFT_MSG_GETSETELEM: "the elements of an nftables set"
+        default: "nftables objects (message \(type.rawValue))"
+        }
+    }
+
     /// Sends a dump request and hands each answer message to `body`. Returns false when the
     /// kernel flagged the dump as interrupted by a concurrent change (NLM_F_DUMP_INTR).
     func dump(
@@ -94,7 +106,7 @@ public final class NFTablesConnection {
         payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil,
         _ body: (UnsafePointer<nlmsghdr>) throws(NetfilterError) -> Void
     ) throws(NetfilterError) -> Bool {
-        try channel.dump(what: "request \(type)", build: { nlh in
+        try channel.dump(what: Self.readable(type), build: { nlh in
             nlh.pointee.nlmsg_type = UInt16(NFNL_SUBSYS_NFTABLES << 8) | UInt16(type.rawValue)
             nlh.pointee.nlmsg_flags = UInt16(NLM_F_ACK)
             if let raw = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size) {

@@ -7,6 +7,8 @@ public struct NetfilterError: Error, Hashable, Sendable, CustomStringConvertible
         case system(call: String)
         /// The kernel refused a message of the batch; the whole batch was rolled back.
         case rejected
+        /// The kernel refused a read (a dump); nothing was changed.
+        case readRefused
         /// The transaction failed validation before anything was sent.
         case invalid
         /// The batch is larger than the socket may send in one message.
@@ -40,6 +42,9 @@ public struct NetfilterError: Error, Hashable, Sendable, CustomStringConvertible
             if !object.isEmpty { s += " (\(object))" }
         case .rejected:
             s = "the kernel rejected \(object): \(errnoName)"
+            if let hint = Errno.hint(errno) { s += " — \(hint)" }
+        case .readRefused:
+            s = "the kernel refused to let us read \(object): \(errnoName)"
             if let hint = Errno.hint(errno) { s += " — \(hint)" }
         case .invalid:
             s = "invalid \(object)"

@@ -108,7 +108,7 @@ final class NetlinkChannel {
                 case NLMSG_ERROR:
                     let (err, text) = Self.parseError(m)
                     if err != 0 {
-                        throw NetfilterError(kind: .rejected, errno: -err, object: "dump of \(what)", kernelMessage: text)
+                        throw NetfilterError(kind: .readRefused, errno: -err, object: what, kernelMessage: text)
                     }
                     done = true
                 default:

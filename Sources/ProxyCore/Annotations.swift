@@ -139,12 +139,30 @@ enum AnnotationParser {
         return UInt16(s)
     }
 
-    /// RFC 1123 label, the shape of a Service name.
-    static func isDNSLabel(_ s: String) -> Bool {
+    static func isDNSLabel(_ s: String) -> Bool { Names.isDNS1035Label(s) }
+}
+
+/// The shapes of Kubernetes object names (apimachinery's validation).
+enum Names {
+    private static func alnum(_ c: UInt8) -> Bool { (0x61...0x7a).contains(c) || (0x30...0x39).contains(c) }
+
+    /// RFC 1123 label: lowercase letters, digits and '-', at most 63, alphanumeric at both ends
+    /// (namespaces).
+    static func isDNS1123Label(_ s: String) -> Bool {
         let u = Array(s.utf8)
-        func alnum(_ c: UInt8) -> Bool { (0x61...0x7a).contains(c) || (0x30...0x39).contains(c) }
         guard let first = u.first, let last = u.last, u.count <= 63, alnum(first), alnum(last) else { return false }
         return u.allSatisfy { alnum($0) || $0 == 0x2d }
+    }
+
+    /// RFC 1035 label: an RFC 1123 label that starts with a letter (Service names).
+    static func isDNS1035Label(_ s: String) -> Bool {
+        guard let first = s.utf8.first, (0x61...0x7a).contains(first) else { return false }
+        return isDNS1123Label(s)
+    }
+
+    /// RFC 1123 subdomain: dot-separated labels, at most 253 in all (EndpointSlice names).
+    static func isDNS1123Subdomain(_ s: String) -> Bool {
+        s.utf8.count <= 253 && !s.isEmpty && s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNS1123Label(String($0)) }
     }
 }
 

@@ -193,6 +193,7 @@ public struct ServiceChangeTracker: Sendable {
         var previous: [ServicePortKey: ServicePortInfo] = [:]
         let builder = ServicePortBuilder(node: node)
         let byService = slicesByService
+        let known = services
         lastRecomputed = dirty.count
         recomputedOrder = dirty.sorted()
         for key in recomputedOrder {
@@ -200,7 +201,7 @@ public struct ServiceChangeTracker: Sendable {
             if let service = services[key] {
                 output = builder.build(service, slices: { name in
                     Array((byService[ObjectKey(namespace: key.namespace, name: name)] ?? [:]).values)
-                }, memory: &memory)
+                }, exists: { known[ObjectKey(namespace: key.namespace, name: $0)] != nil }, memory: &memory)
             } else {
                 memory.forget(key)
             }
@@ -218,6 +219,9 @@ public struct ServiceChangeTracker: Sendable {
             }
             portsByService[key] = newKeys.isEmpty ? nil : newKeys
         }
+        // A slice read by several Services (its own, a traffic split's) reports its problems once.
+        var seen: Set<Diagnostic> = []
+        diagnostics = diagnostics.filter { seen.insert($0).inserted }
         return ServicePortUpdate(changed: changed, ports: current, diagnostics: diagnostics, previous: previous)
     }
 

@@ -23,7 +23,7 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    public var description: String { "\(kind) \(object): \(field) = \"\(value)\": \(reason)" }
+    public var description: String { "\(kind) \(Excerpt.line(object, limit: 100)): \(field) = \(Excerpt.quoted(value)): \(reason)" }
 }
 
 /// Collects diagnostics about one object, so call sites name only the field.

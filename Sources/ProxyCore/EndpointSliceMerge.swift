@@ -28,6 +28,11 @@ enum EndpointSliceMerge {
         for slice in slices.sorted(by: { $0.metadata.name < $1.metadata.name }) where isSelected(slice) {
             var sink = DiagnosticSink(kind: "EndpointSlice", object: ObjectKey(slice.metadata))
             defer { diagnostics += sink.diagnostics }
+            guard Names.isDNS1123Subdomain(slice.metadata.name) else {
+                sink.report("metadata.name", slice.metadata.name,
+                            "not an EndpointSlice name (a DNS-1123 subdomain of at most 253 characters); slice ignored")
+                continue
+            }
             let family: IPFamily
             switch slice.addressType {
             case "IPv4": family = .v4

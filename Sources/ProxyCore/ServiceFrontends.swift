@@ -45,6 +45,16 @@ enum ServiceParser {
         let spec = service.spec
         let meta = service.metadata
         guard isSelected(meta, proxyName: proxyName) else { return [] }
+        // The API server admits only these names; one that is not can only come from a file,
+        // and would make a misleading (cut) comment in the ruleset.
+        guard Names.isDNS1035Label(meta.name) else {
+            sink.report("metadata.name", meta.name, "not a Service name (a DNS-1035 label of at most 63 characters); Service skipped")
+            return []
+        }
+        guard Names.isDNS1123Label(meta.namespace ?? "") else {
+            sink.report("metadata.namespace", meta.namespace ?? "", "not a namespace name (a DNS-1123 label of at most 63 characters); Service skipped")
+            return []
+        }
         // proxyutil.ShouldSkipService: no ClusterIP ("" or "None") or ExternalName.
         let type = spec.type ?? "ClusterIP"
         if type == "ExternalName" { return [] }

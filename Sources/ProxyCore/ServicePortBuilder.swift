@@ -27,7 +27,10 @@ public struct ServicePortBuilder: Sendable {
 
     /// `slices(name)` returns the EndpointSlices labelled with that Service name in the
     /// Service's namespace.
-    func build(_ service: Service, slices: (String) -> [EndpointSlice], memory: inout LastGoodConfigs) -> Output {
+    /// `exists(name)`: whether the Service's namespace has a Service of that name (a traffic
+    /// split naming one that does not is reported).
+    func build(_ service: Service, slices: (String) -> [EndpointSlice], exists: (String) -> Bool = { _ in true },
+               memory: inout LastGoodConfigs) -> Output {
         var out = Output()
         let key = ObjectKey(service.metadata)
         var sink = DiagnosticSink(kind: "Service", object: key)
@@ -43,6 +46,17 @@ public struct ServicePortBuilder: Sendable {
         var endpoints: [EndpointPortKey: [Endpoint]]
         var groupsByPort: [EndpointPortKey: [EndpointID: Int]] = [:]
         if let split = annotations.trafficSplit {
+            let missing = split.filter { !exists($0.service) }
+            if !missing.isEmpty {
+                let names = missing.map(\.service).joined(separator: ", ")
+                let rest = split.filter { exists($0.service) && $0.share > 0 }
+                out.diagnostics.append(Diagnostic(
+                    kind: "Service", object: key.description,
+                    field: AnnotationParser.annotationField(SluiceAnnotation.trafficSplit),
+                    value: split.map { "\($0.service)=\($0.share)" }.joined(separator: ","),
+                    reason: "no Service \(names) in namespace \(key.namespace); "
+                        + (rest.isEmpty ? "no endpoints, connections are rejected" : "its share goes to \(rest.map(\.service).joined(separator: ", "))")))
+            }
             endpoints = [:]
             for (g, backend) in split.enumerated() {
                 out.splitBackends.append(backend.service)

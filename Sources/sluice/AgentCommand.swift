@@ -14,6 +14,8 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Run the node agent: follow Services and EndpointSlices and keep this node's rules in step.",
         discussion: """
+            \(ExitStatus.help)
+
             Desired state comes from the Kubernetes API (in-cluster, --kubeconfig or $KUBECONFIG), or from \
             manifest files followed live with --manifests. No rule is programmed before every source has \
             delivered its first complete list. SIGTERM or SIGINT stops the agent and leaves the rules in place.
@@ -53,6 +55,10 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await guarded { try await runAgent() }
+    }
+
+    private func runAgent() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -60,7 +66,12 @@ struct AgentCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "sluice")
-        let context = try node.context()
+        let context: NodeContext
+        do {
+            context = try node.context()
+        } catch let e as ValidationError {
+            throw CommandFailure.badInput([e.message])
+        }
         let settings = NodeSettings(context)
         let timing = SyncTiming(minSyncPeriod: Duration(go: minSyncPeriod) ?? .milliseconds(20),
                                 syncPeriod: Duration(go: syncPeriod) ?? .seconds(30))
@@ -70,7 +81,12 @@ struct AgentCommand: AsyncParsableCommand {
         var services: [any ServiceLifecycle.Service] = []
         var client: KubeClient?
         if manifests.isEmpty {
-            let config = try ClusterConfig.load(kubeconfig: kubeconfig, logger: logger)
+            let config: ClusterConfig
+            do {
+                config = try ClusterConfig.load(kubeconfig: kubeconfig, logger: logger)
+            } catch {
+                throw CommandFailure.badInput(["\(error)"])
+            }
             let c = try KubeClient(config: config, logger: logger)
             client = c
             services.append(APISource(client: c, nodeName: context.nodeName, proxyName: context.proxyName,

@@ -125,8 +125,8 @@ struct SyncLoopTests {
             r.sets.removeAll { $0.name == "backends" }
             r.rules.removeAll { $0.chain.name.hasPrefix("lb") }
         }
-        #expect(await rig.eventually { rig.kernel.ruleset.normalized == good },
+        #expect(await rig.eventually { rig.recorder.all.contains { $0.kind == .repair && ($0.report?.commands ?? 0) > 0 } },
                 "\(rig.recorder.all.compactMap(\.failure))")
-        #expect(rig.recorder.all.contains { $0.kind == .repair && ($0.report?.commands ?? 0) > 0 })
+        #expect(rig.kernel.ruleset.normalized == good)
     }
 }

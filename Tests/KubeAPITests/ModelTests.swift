@@ -75,7 +75,7 @@ import Testing
         let e1 = try #require(Self.decodeError(ObjectList<Service>.self, body))
         #expect(e1.object == "shop/bad")
         #expect(e1.field == "spec.ports[1].port")
-        #expect(e1.value == #""eighty""#)
+        #expect(e1.value == "eighty")
         let e2 = try #require(Self.decodeError(WatchEvent<Service>.self, event))
         #expect(e2.object == "shop/bad")
         #expect(e2.field == "spec.ports[1].port")
@@ -200,7 +200,7 @@ import Testing
             try KubeClient.decodeListForTesting(Service.self, [ByteBuffer(string: body)])
         } throws: { e in
             guard let e = e as? KubeDecodingError else { return false }
-            return e.object == "shop/bad" && e.field == "spec.ports[1].port" && e.value == #""eighty""#
+            return e.object == "shop/bad" && e.field == "spec.ports[1].port" && e.value == "eighty"
         }
     }
 

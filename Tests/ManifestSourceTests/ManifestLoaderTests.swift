@@ -66,15 +66,17 @@ func ip(_ s: String) -> IPAddress { IPAddress(s)! }
         ])
     }
 
-    @Test func malformedDocumentNamesFileDocumentObjectAndField() throws {
+    @Test func malformedObjectIsSkippedNamingFileDocumentObjectAndField() throws {
         let file = fixtures + "/bad/malformed.yaml"
-        let error = try #require(throws: ManifestErrors.self) { try ManifestLoader.load(paths: [fixtures + "/bad"]) }
-        #expect(error.errors.count == 1)
-        let e = try #require(error.errors.first)
+        let m = try ManifestLoader.load(paths: [fixtures + "/bad"])
+        #expect(m.services.map(\.key.description) == ["default/fine"], "the rest is kept")
+        #expect(m.skipped.count == 1)
+        let e = try #require(m.skipped.first)
         #expect(e.location == ManifestLocation(file: file, document: 2))
         #expect(e.object == "Service shop/broken")
         #expect(e.field == "spec.ports[0].port")
-        #expect(e.value == "\"eighty\"")
+        #expect(e.value == "eighty")
+        #expect(e.ref == ManifestObject(kind: "Service", key: ObjectKey(namespace: "shop", name: "broken")))
         #expect(e.description.hasPrefix("\(file), document 2 (Service shop/broken): field spec.ports[0].port = \"eighty\": "))
     }
 }
@@ -87,9 +89,25 @@ struct ParseCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { name }
 }
 
+/// A file that is not YAML or JSON refuses the run.
 let parseErrorCases: [ParseCase] = [
     ParseCase(name: "YAML syntax error", text: "kind: Service\nmetadata: {name: a\n",
               errors: ["in.yaml, document 1: not valid YAML: line 3, column 1: did not find expected ',' or '}' while parsing a flow mapping"]),
+    ParseCase(name: "bad JSON", file: "in.json", text: "{\"kind\": ", errors: ["in.json, document 1: not valid JSON: "]),
+]
+
+/// Errors are compared by prefix where the rest is the JSON decoder's own wording.
+@Test(arguments: parseErrorCases)
+func parseErrors(_ c: ParseCase) throws {
+    let error = try #require(throws: ManifestErrors.self) { try ManifestLoader.parse(c.text, file: c.file) }
+    #expect(error.errors.count == c.errors.count)
+    for (got, want) in zip(error.errors.map(\.description), c.errors) {
+        #expect(got.hasPrefix(want), "\(got)")
+    }
+}
+
+/// A document or object that cannot be read is skipped, named; the rest is kept.
+let skippedCases: [ParseCase] = [
     ParseCase(name: "no kind", text: "apiVersion: v1\nmetadata:\n  name: a\n",
               errors: ["in.yaml, document 1: field kind: required field is missing"]),
     ParseCase(name: "not an object", text: "- a\n- b\n", errors: ["in.yaml, document 1: the document is not a Kubernetes object"]),
@@ -105,16 +123,14 @@ let parseErrorCases: [ParseCase] = [
               """,
               errors: [#"in.yaml, document 1, items[1] (EndpointSlice x/b): field endpoints[0].conditions.ready = "maybe": "#]),
     ParseCase(name: "unknown protocol", text: "kind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80, protocol: QUIC}]}\n",
-              errors: [#"in.yaml, document 1 (Service default/a): field spec.ports[0].protocol = "QUIC": "#]),
-    ParseCase(name: "bad JSON", file: "in.json", text: "{\"kind\": ", errors: ["in.json, document 1: not valid JSON: "]),
+              errors: [#"in.yaml, document 1 (Service default/a): field spec.ports[0].protocol = "QUIC": expected TCP, UDP or SCTP"#]),
 ]
 
-/// Errors are compared by prefix where the rest is the JSON decoder's own wording.
-@Test(arguments: parseErrorCases)
-func parseErrors(_ c: ParseCase) throws {
-    let error = try #require(throws: ManifestErrors.self) { try ManifestLoader.parse(c.text, file: c.file) }
-    #expect(error.errors.count == c.errors.count)
-    for (got, want) in zip(error.errors.map(\.description), c.errors) {
+@Test(arguments: skippedCases)
+func skippedObjects(_ c: ParseCase) throws {
+    let m = try ManifestLoader.parse(c.text, file: c.file)
+    #expect(m.skipped.count == c.errors.count)
+    for (got, want) in zip(m.skipped.map(\.description), c.errors) {
         #expect(got.hasPrefix(want), "\(got)")
     }
 }

@@ -83,7 +83,7 @@ let annotationCases: [AnnotationCase] = [
                    expectedService: split,
                    endpoints: [pe("10.1.0.1", weight: 2), pe("10.2.0.1"), pe("10.2.0.2")]),
     AnnotationCase(name: "traffic split: a group without endpoints leaves the others all traffic",
-                   services: [splitService("v1=90,v2=10")], slices: [backend("v2", ["10.2.0.1"])],
+                   services: [splitService("v1=90,v2=10"), service("v1", clusterIP: "10.0.2.1")], slices: [backend("v2", ["10.2.0.1"])],
                    expectedService: split, endpoints: [pe("10.2.0.1")]),
     AnnotationCase(name: "traffic split weights too large for 16 bits are scaled, never to 0",
                    services: [splitService("v1=1,v2=65535")],
@@ -112,7 +112,10 @@ let annotationCases: [AnnotationCase] = [
 
 @Test(arguments: annotationCases)
 func annotations(_ c: AnnotationCase) throws {
-    let result = build(c.services, c.slices)
+    // The Services the slices belong to exist (a traffic split naming a missing one is reported).
+    let named = Set(c.services.map(\.metadata.name))
+    let backends = Set(c.slices.compactMap { $0.metadata.labels?["kubernetes.io/service-name"] }).subtracting(named)
+    let result = build(c.services + backends.sorted().enumerated().map { i, name in service(name, clusterIP: "10.0.1.\(i + 1)") }, c.slices)
     let info = try #require(result.ports.first { $0.key == key(c.expectedService) })
     #expect(info.clusterEndpoints == c.endpoints)
     #expect(info.balancing == c.balancing)
@@ -124,16 +127,18 @@ func annotations(_ c: AnnotationCase) throws {
     let slices = [slice([ep("10.1.0.1"), ep("10.1.0.2")], name: "v1-1", service: "v1"), slice([ep("10.2.0.1")], name: "v2-1", service: "v2")]
     let good = service("shop", annotations: ["sluice.dev/load-balancing": "maglev", "sluice.dev/maglev-hash": "five-tuple",
                                              "sluice.dev/traffic-split": "v1=50,v2=50"])
-    let first = build([good], slices)
+    let backends = [service("v1", clusterIP: "10.0.2.1"), service("v2", clusterIP: "10.0.2.2")]
+    let first = build([good] + backends, slices)
     let expectedEndpoints = [pe("10.1.0.1"), pe("10.1.0.2"), pe("10.2.0.1", weight: 2)]
-    #expect(first.ports.map(\.clusterEndpoints) == [expectedEndpoints])
-    #expect(first.ports.map(\.balancing) == [.maglev(fiveTuple: true)])
+    let shop = key("shop")
+    #expect(first.ports.filter { $0.key == shop }.map(\.clusterEndpoints) == [expectedEndpoints])
+    #expect(first.ports.filter { $0.key == shop }.map(\.balancing) == [.maglev(fiveTuple: true)])
 
     let bad = service("shop", annotations: ["sluice.dev/load-balancing": "fastest", "sluice.dev/maglev-hash": "dest",
                                             "sluice.dev/traffic-split": "v1=50;v2=50"])
-    let second = build([bad], slices, memory: first.memory)
-    #expect(second.ports.map(\.clusterEndpoints) == [expectedEndpoints])
-    #expect(second.ports.map(\.balancing) == [.maglev(fiveTuple: true)])
+    let second = build([bad] + backends, slices, memory: first.memory)
+    #expect(second.ports.filter { $0.key == shop }.map(\.clusterEndpoints) == [expectedEndpoints])
+    #expect(second.ports.filter { $0.key == shop }.map(\.balancing) == [.maglev(fiveTuple: true)])
     #expect(second.diagnostics.map(\.description) == [
         #"Service ns/shop: metadata.annotations[sluice.dev/load-balancing] = "fastest": expected random or maglev; keeping maglev"#,
         #"Service ns/shop: metadata.annotations[sluice.dev/maglev-hash] = "dest": expected source-ip or five-tuple; keeping five-tuple"#,
@@ -141,8 +146,9 @@ func annotations(_ c: AnnotationCase) throws {
     ])
 
     // Removing the annotations is a good configuration too: back to the defaults.
-    let third = build([service("shop")], slices + [slice([ep("10.9.0.1")], name: "shop-1", service: "shop")], memory: second.memory)
-    #expect(third.ports.map(\.clusterEndpoints) == [[pe("10.9.0.1")]])
-    #expect(third.ports.map(\.balancing) == [.random])
+    let third = build([service("shop")] + backends, slices + [slice([ep("10.9.0.1")], name: "shop-1", service: "shop")],
+                      memory: second.memory)
+    #expect(third.ports.filter { $0.key == shop }.map(\.clusterEndpoints) == [[pe("10.9.0.1")]])
+    #expect(third.ports.filter { $0.key == shop }.map(\.balancing) == [.random])
     #expect(third.memory[ObjectKey(namespace: "ns", name: "shop")] == ServiceAnnotations())
 }

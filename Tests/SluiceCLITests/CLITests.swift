@@ -83,23 +83,6 @@ struct CLITests {
         #expect(try rig.node.exec([sluice, "diff", "--manifests", edited] + nodeFlags, check: false).status == 0)
     }
 
-    @Test("bad input exits non-zero with the reason and changes nothing")
-    func badInput() throws {
-        let ns = try NetworkNamespace()
-        defer { ns.delete() }
-        let good = try manifestDir()
-        try ns.exec([sluice, "apply", "--manifests", good] + nodeFlags)
-        let before = try ns.exec(["nft", "list", "ruleset"]).stdout
-        let broken = try manifestDir(extra: "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: default}\nspec:\n  ports: [{port: eighty}]\n")
-        let r = try ns.exec([sluice, "apply", "--manifests", broken] + nodeFlags, check: false)
-        #expect(r.status != 0)
-        #expect(r.stderr.contains("extra.yaml"))
-        #expect(r.stderr.contains("port"))
-        #expect(try ns.exec(["nft", "list", "ruleset"]).stdout == before)
-        let d = try ns.exec([sluice, "diff", "--manifests", broken] + nodeFlags, check: false)
-        #expect(d.status == 2)
-    }
-
     @Test("two Services claiming one external IP: apply warns, naming both, and the first keeps it")
     func conflictWarning() throws {
         let ns = try NetworkNamespace()

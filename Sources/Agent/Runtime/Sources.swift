@@ -109,8 +109,13 @@ public struct ManifestFollower: ServiceLifecycle.Service {
             if now != seen {
                 seen = now
                 do {
-                    let manifests = try ManifestLoader.load(paths: paths)
+                    var manifests = try ManifestLoader.load(paths: paths)
                     for note in manifests.notes { logger.notice("\(note)") }
+                    for e in manifests.skipped {
+                        logger.warning("object skipped\(e.ref != nil && last != nil ? ", its last good version kept" : ""): \(e)")
+                    }
+                    if !manifests.skipped.isEmpty { onError(ManifestErrors(errors: manifests.skipped)) }
+                    if let last { manifests = manifests.keepingSkipped(from: last) }
                     post(from: last, to: manifests)
                     last = manifests
                 } catch {
