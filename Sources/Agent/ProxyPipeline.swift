@@ -68,6 +68,7 @@ public struct ProxyPipeline {
                 let changes = update.changed.sorted().map {
                     ServicePortChange(key: $0, previous: update.previous[$0], current: update.ports[$0])
                 }
+                outcome.changes = changes
                 outcome.report = try backend.sync(changes)
             }
         } catch {
@@ -114,6 +115,10 @@ public struct SyncOutcome: Sendable {
     /// Problems found in the objects this sync recomputed (they were skipped, or kept their
     /// last good configuration).
     public var diagnostics: [Diagnostic]
+    /// A partial sync's service ports, as they were and as they are (what the health-check
+    /// servers and the no-local-endpoints metric follow). Empty for a full sync, whose ports
+    /// are all of `tracker.ports`, and for a repair.
+    public var changes: [ServicePortChange] = []
     /// What the backend sent; nil when it failed.
     public var report: SyncReport?
     /// Why the sync failed; the kernel still holds what it held before.

@@ -26,11 +26,30 @@ public struct NodeSpec: Codable, Sendable, Hashable {
     public var podCIDRs: [String]?
     public var providerID: String?
     public var unschedulable: Bool?
-    public init(podCIDR: String? = nil, podCIDRs: [String]? = nil, providerID: String? = nil, unschedulable: Bool? = nil) {
+    /// The health server reads these: a node the cluster autoscaler is about to remove is
+    /// tainted `ToBeDeletedByClusterAutoscaler`, and load balancers should stop sending to it.
+    public var taints: [Taint]?
+    public init(podCIDR: String? = nil, podCIDRs: [String]? = nil, providerID: String? = nil, unschedulable: Bool? = nil,
+                taints: [Taint]? = nil) {
         self.podCIDR = podCIDR
         self.podCIDRs = podCIDRs
         self.providerID = providerID
         self.unschedulable = unschedulable
+        self.taints = taints
+    }
+}
+
+/// A core/v1 Taint.
+public struct Taint: Codable, Sendable, Hashable {
+    public var key: String
+    public var value: String?
+    /// "NoSchedule", "PreferNoSchedule" or "NoExecute"; optional here so that one odd taint
+    /// does not make the whole Node unreadable.
+    public var effect: String?
+    public init(key: String, value: String? = nil, effect: String? = nil) {
+        self.key = key
+        self.value = value
+        self.effect = effect
     }
 }
 

@@ -85,6 +85,11 @@ public struct ServiceChangeTracker: Sendable {
     /// The service ports as of the last `update()`.
     public var ports: [ServicePortKey: ServicePortInfo] { current }
 
+    /// Services and EndpointSlices whose recorded events wait for the next `update()`, each
+    /// object once (a change that undid itself not at all): kube-proxy's pending-changes metrics.
+    public var pendingServiceCount: Int { pendingServices.count }
+    public var pendingSliceCount: Int { pendingSlices.count }
+
     /// Whether events arrived since the last `update()` that may change something.
     public var hasPendingChanges: Bool { !pendingServices.isEmpty || !pendingSlices.isEmpty || zoneChanged }
 
