@@ -32,6 +32,9 @@ public enum SourceKind: String, Sendable, Hashable, CaseIterable {
 /// Told about the loop's work, from the loop's task (keep it quick): health, metrics, the
 /// healthCheckNodePort servers, tests.
 public protocol SyncObserver: Sendable {
+    /// An input was recorded in the pipeline; `pendingServices` and `pendingSlices` are the
+    /// objects now waiting for the next sync (kube-proxy's pending-changes metrics).
+    func recorded(_ input: AgentInput, pendingServices: Int, pendingSlices: Int)
     /// Changes arrived that may change the rules (kube-proxy's "queued" update).
     func queued(at time: ContinuousClock.Instant)
     /// A sync or a repair finished; `ports` is the desired state it worked from.
@@ -41,6 +44,7 @@ public protocol SyncObserver: Sendable {
 }
 
 extension SyncObserver {
+    public func recorded(_ input: AgentInput, pendingServices: Int, pendingSlices: Int) {}
     public func queued(at time: ContinuousClock.Instant) {}
     public func nodeChanged(_ node: Node?) {}
 }
@@ -119,8 +123,12 @@ public final class SyncLoop: ServiceLifecycle.Service {
             case .nodes(let events):
                 for e in events { recordNode(e, &pipeline, &state) }
             }
+            observer?.recorded(input, pendingServices: pipeline.tracker.pendingServiceCount,
+                               pendingSlices: pipeline.tracker.pendingSliceCount)
         }
-        if pipeline.hasWork { observer?.queued(at: .now) }
+        // As kube-proxy queues nothing before it is initialized: the health timeout starts
+        // when the first sync may start, not while the first lists are still arriving.
+        if pipeline.hasWork, required.isSubset(of: state.synced) { observer?.queued(at: .now) }
     }
 
     /// This node's Node: its zone goes to the tracker; a change of its labels (topology) or of
