@@ -179,6 +179,21 @@ let package = Package(
                            "KubeAPI", "KubeAPITesting", "KubeModels", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Agent", "ProxyCore", "KubeModels", "NetworkTypes", "NFTables", "SluiceTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "KubeModels", "NetworkTypes"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ManifestSourceTests",
