@@ -143,6 +143,7 @@ let package = Package(
             dependencies: [
                 "Agent", "NetworkTypes", "ProxyCore", "Proxier", "KubeAPI",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import KubeAPI
 import Logging
+import Prometheus
 import ProxyCore
 import ServiceLifecycle
 import UnixSignals
@@ -34,6 +35,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "How often the kernel is read back and drift repaired (Go duration, e.g. 30s).")
     var syncPeriod: String = "30s"
 
+    @Option(help: "Where /healthz and /livez answer, IP:port (empty: no health server).")
+    var healthzBindAddress: String = "0.0.0.0:10256"
+
+    @Option(help: "Where /metrics and /proxyMode answer, IP:port (empty: no metrics server).")
+    var metricsBindAddress: String = "127.0.0.1:10249"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -48,6 +55,10 @@ struct AgentCommand: AsyncParsableCommand {
         }
         guard let period = Duration(go: syncPeriod), period > .zero else {
             throw ValidationError("--sync-period: '\(syncPeriod)' is not a positive duration such as 30s")
+        }
+        for (flag, value) in [("--healthz-bind-address", healthzBindAddress), ("--metrics-bind-address", metricsBindAddress)]
+        where !value.isEmpty && BindAddress(value) == nil {
+            throw ValidationError("\(flag): '\(value)' is not an IP address and port such as 0.0.0.0:10256 or [::]:10256")
         }
         if !manifests.isEmpty && kubeconfig != nil {
             throw ValidationError("--manifests and --kubeconfig: give one source of desired state, not both")
@@ -75,10 +86,29 @@ struct AgentCommand: AsyncParsableCommand {
         let settings = NodeSettings(context)
         let timing = SyncTiming(minSyncPeriod: Duration(go: minSyncPeriod) ?? .milliseconds(20),
                                 syncPeriod: Duration(go: syncPeriod) ?? .seconds(30))
-        let pipeline = ProxyPipeline(node: settings.effective(nil), backend: try NFTablesBackend(node: context))
-        let loop = SyncLoop(pipeline: pipeline, settings: settings, timing: timing, requires: Set(SourceKind.allCases),
-                            logger: logger)
+        let backend = try NFTablesBackend(node: context)
+        let mode = backend.mode
+        let pipeline = ProxyPipeline(node: settings.effective(nil), backend: backend)
+
+        // Health, metrics and healthCheckNodePort servers: they start first and stop last, so
+        // probes keep their answers while the loop stops.
         var services: [any ServiceLifecycle.Service] = []
+        let health = ProxyHealth(families: backend.families, syncPeriod: timing.syncPeriod)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = ProxyMetrics(families: backend.families, factory: ProxyMetrics.prometheusFactory(registry: registry))
+        let healthChecks = ServiceHealthServers(addresses: context.nodePortAddresses, health: health, metrics: metrics,
+                                                logger: logger)
+        if let address = BindAddress(healthzBindAddress) {
+            services.append(HealthzServer(address: address, health: health, metrics: metrics, logger: logger))
+        }
+        if let address = BindAddress(metricsBindAddress) {
+            services.append(MetricsServer(address: address, registry: registry, mode: mode, logger: logger))
+        }
+        services.append(healthChecks)
+        let observer = AgentObserver(nodeName: context.nodeName, nodeRequired: manifests.isEmpty, health: health,
+                                     metrics: metrics, healthCheckServers: healthChecks)
+        let loop = SyncLoop(pipeline: pipeline, settings: settings, timing: timing, requires: Set(SourceKind.allCases),
+                            observer: observer, logger: logger)
         var client: KubeClient?
         if manifests.isEmpty {
             let config: ClusterConfig
