@@ -165,8 +165,7 @@ struct ServeAPICommand: AsyncParsableCommand {
             try sim.create(makeSlice(i))
         }
         try sim.kubeconfig(token: "bench").write(toFile: kubeconfig, atomically: true, encoding: .utf8)
-        print("READY")
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data("READY\n".utf8))
         while true { try await Task.sleep(for: .seconds(3600)) }
     }
 }
